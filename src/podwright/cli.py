@@ -1,0 +1,162 @@
+"""The podwright command line. Bad input: one line on stderr, exit status 2."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import sys
+from typing import Annotated
+
+import typer
+from rich.console import Console
+
+from podwright.errors import InputError
+
+app = typer.Typer(
+    add_completion=False,
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    help="Design and evaluate AI supernodes: BoM, comparisons, training and inference estimates.",
+)
+console = Console()
+
+ChipsOpt = Annotated[int | None, typer.Option("--chips", "-n", help="accelerators (default: one scale-up domain)")]
+JsonOpt = Annotated[bool, typer.Option("--json", help="print JSON")]
+
+
+def _print_json(obj) -> None:
+    sys.stdout.write(json.dumps(obj, indent=2) + "\n")
+
+
+@app.command()
+def bom(
+    system: Annotated[str, typer.Argument(help="catalog system name or path to a system YAML")],
+    chips: ChipsOpt = None,
+    as_json: JsonOpt = False,
+    as_csv: Annotated[bool, typer.Option("--csv", help="print CSV rows")] = False,
+) -> None:
+    """Bill of materials derived from the system's topology."""
+    from podwright.report.tables import table
+    from podwright.topology import build
+
+    fabric = build(system, chips)
+    data = fabric.bom()
+    if as_json:
+        return _print_json(data)
+    if as_csv:
+        buf = io.StringIO()
+        w = csv.DictWriter(buf, fieldnames=list(data["items"][0]))
+        w.writeheader()
+        w.writerows(data["items"])
+        sys.stdout.write(buf.getvalue())
+        return
+    rows = [
+        [
+            i["part"],
+            i["category"],
+            i["tier"],
+            i["count"],
+            i["unit_power_w"],
+            i["count"] * i["unit_power_w"] / 1000,
+            i["count"] * i["unit_cost_usd"],
+        ]
+        for i in data["items"]
+    ]
+    console.print(
+        table(
+            f"{fabric.system.name}: {fabric.chips} x {fabric.chip.name}",
+            ["part", "category", "tier", "count", "W each", "kW", "cost $"],
+            rows,
+            right_from=3,
+        )
+    )
+    tot_rows = [[k] + [data["totals"][k]] + [data["by_tier"][t][k] for t in ("scale_up", "scale_out")]
+                for k in data["totals"]]
+    console.print(table("totals", ["", "system", "scale-up", "scale-out"], tot_rows))
+    for note in fabric.notes:
+        console.print(f"[dim]{note}[/dim]")
+
+
+@app.command()
+def compare(
+    systems: Annotated[list[str], typer.Argument(help="two or more systems")],
+    chips: ChipsOpt = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Side-by-side figures of one supernode each (or --chips N each), with ratios to the first."""
+    from podwright.report.tables import table
+    from podwright.topology import build
+    from podwright.topology.summary import SUMMARY_KEYS, ratios, summary
+
+    rows = {name: summary(build(name, chips)) for name in systems}
+    names = list(rows)
+    rat = ratios(rows)
+    if as_json:
+        return _print_json({"systems": rows, "ratio": rat})
+    cols = ["metric"] + names + [f"{n} / {names[0]}" for n in names[1:]]
+    body = [
+        [k] + [rows[n][k] for n in names] + [rat[n][k] for n in names[1:]] for k in SUMMARY_KEYS
+    ]
+    console.print(table("compare (bandwidths one direction)", cols, body))
+
+
+@app.command()
+def demand(
+    system: Annotated[str, typer.Argument(help="catalog system name or path")],
+    chips: ChipsOpt = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Industry-chain demand of N chips of a design: counts per category and capex shares."""
+    from podwright.economics.demand import demand as compute
+    from podwright.report.tables import table
+    from podwright.topology import build
+
+    data = compute(build(system, chips))
+    if as_json:
+        return _print_json(data)
+    rows = [
+        [r["category"], r["count"], r["per_chip"], r["power_kw"], r["capex_usd"], r["capex_share"]]
+        for r in data["categories"]
+    ]
+    console.print(
+        table(
+            f"{data['system']}: demand of {data['chips']:,} chips",
+            ["category", "count", "per chip", "kW", "capex $", "share"],
+            rows,
+        )
+    )
+
+
+@app.command("list")
+def list_catalog(
+    kind: Annotated[str, typer.Argument(help="chips | systems | models | parts")] = "systems",
+) -> None:
+    """Names in the built-in catalog."""
+    from podwright.specs import catalog_names
+
+    if kind not in ("chips", "systems", "models", "parts"):
+        raise InputError("kind", f"must be chips, systems, models or parts (got {kind!r})")
+    for name in catalog_names(kind):
+        sys.stdout.write(name + "\n")
+
+
+def main() -> None:
+    """Entry point: runs the app and turns bad input into one line on stderr and exit 2."""
+    try:
+        rc = app(standalone_mode=False)
+    except InputError as e:
+        sys.stderr.write(f"podwright: error: {e}\n")
+        sys.exit(2)
+    except Exception as e:  # the CLI parser's own usage errors (typer's vendored click)
+        if hasattr(e, "format_message") and hasattr(e, "exit_code"):
+            sys.stderr.write(f"podwright: error: {e.format_message()}\n")
+            sys.exit(e.exit_code)
+        if type(e).__name__ in ("Exit", "Abort"):
+            sys.exit(getattr(e, "exit_code", 130))
+        raise
+    sys.exit(rc if isinstance(rc, int) else 0)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,1 @@
+"""Capital cost, power, $/hour, $/Mtoken and industry-chain demand."""

@@ -1,0 +1,178 @@
+"""Assemble a whole system of N chips: compute nodes, scale-up and scale-out fabrics, racks,
+cooling. One registry maps each fabric kind to its builder."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from types import ModuleType
+
+from podwright.errors import InputError
+from podwright.specs import Chip, System, load_chip, load_part, load_system
+from podwright.topology import clos, fat_tree, full_mesh, switched, torus
+from podwright.topology.fabric import BomItem, FabricPart, Graph, GraphBuilder, Level
+from podwright.topology.media import part_item
+
+SCALE_UP_BUILDERS: dict[str, ModuleType] = {
+    "switched": switched,
+    "clos": clos,
+    "full_mesh": full_mesh,
+    "torus": torus,
+}
+SCALE_OUT_BUILDERS: dict[str, ModuleType] = {"fat_tree": fat_tree}
+
+TOTAL_KEYS = (
+    "chips",
+    "optical_modules",
+    "optical_modules_per_chip",
+    "switch_chips",
+    "copper_cables",
+    "power_kw",
+    "capex_usd",
+)
+
+
+@dataclass
+class Fabric:
+    system: System
+    chip: Chip
+    chips: int
+    levels: list[Level]
+    items: list[BomItem]
+    notes: list[str] = field(default_factory=list)
+
+    @property
+    def nodes(self) -> int:
+        return self.chips // self.system.node.chips
+
+    @property
+    def domains(self) -> int:
+        return math.ceil(self.chips / self.system.scale_up.domain)
+
+    @property
+    def scale_up(self) -> Level | None:
+        return next((lv for lv in self.levels if lv.fabric == "scale_up"), None)
+
+    def level_for(self, group: int) -> Level:
+        """The innermost level whose group holds `group` consecutive chips."""
+        for lv in self.levels:
+            if lv.group >= group:
+                return lv
+        return self.levels[-1]
+
+    def _sum(self, items, category=None) -> float:
+        return sum(i.count for i in items if category is None or i.category == category)
+
+    def totals(self, tier: str | None = None) -> dict:
+        items = [i for i in self.items if tier is None or i.tier == tier]
+        optics = self._sum(items, "optical_module")
+        chips = self.chips if tier in (None, "compute") else 0
+        out = {
+            "chips": self.chips if tier is None else chips,
+            "optical_modules": optics,
+            "optical_modules_per_chip": optics / self.chips,
+            "switch_chips": self._sum(items, "switch_chip"),
+            "copper_cables": self._sum(items, "copper_cable"),
+            "power_kw": sum(i.power_w for i in items) / 1000,
+            "capex_usd": sum(i.cost_usd for i in items),
+        }
+        return {k: _round(v) for k, v in out.items()}
+
+    def it_power_kw(self) -> float:
+        return sum(i.power_w for i in self.items if i.category != "cooling") / 1000
+
+    def bom(self) -> dict:
+        return {
+            "system": self.system.name,
+            "chips": self.chips,
+            "items": [i.as_dict() for i in self.items if i.count],
+            "totals": self.totals(),
+            "by_tier": {t: self.totals(t) for t in ("scale_up", "scale_out")},
+        }
+
+    def graph(self) -> Graph:
+        """The explicit graph (chips, switch chips, links) of the whole system."""
+        g = GraphBuilder()
+        ids = [g.vertex("chip", f"chip{i}") for i in range(self.chips)]
+        su = self.system.scale_up
+        if su.kind in SCALE_UP_BUILDERS:
+            SCALE_UP_BUILDERS[su.kind].graph(self.system, self.chip, self.chips, g, ids)
+        so = self.system.scale_out
+        if so.kind in SCALE_OUT_BUILDERS:
+            SCALE_OUT_BUILDERS[so.kind].graph(self.system, self.chip, self.chips, g, ids)
+        return g.build()
+
+
+def _round(v: float):
+    return int(round(v)) if abs(v - round(v)) < 1e-6 else round(v, 3)
+
+
+def _compute_items(system: System, chip: Chip, chips: int) -> list[BomItem]:
+    node = system.node
+    nodes = chips // node.chips
+    items = [
+        BomItem(chip.name, "accelerator", "compute", chips, chip.tdp_w, chip.price_usd or 0.0)
+    ]
+    if node.cpu and node.cpus:
+        items.append(part_item(node.cpu, "cpu", "compute", nodes * node.cpus))
+    if node.nic and node.nics:
+        items.append(part_item(node.nic, "nic", "compute", nodes * node.nics))
+    # The rest of the node (memory, fans, boards, power conversion): what the node's datasheet
+    # power and price leave after the parts above.
+    per_node_power = sum(i.power_w for i in items) / nodes
+    per_node_cost = sum(i.cost_usd for i in items) / nodes
+    rest_w = max(0.0, (node.power_w or per_node_power) - per_node_power)
+    rest_usd = max(0.0, (node.price_usd or per_node_cost) - per_node_cost)
+    if rest_w or rest_usd:
+        items.append(BomItem("node-rest", "node", "compute", nodes, rest_w, rest_usd))
+    return items
+
+
+def build(system: System | str, chips: int | None = None) -> Fabric:
+    """Build `chips` chips of `system` (default: one scale-up domain)."""
+    if isinstance(system, str):
+        system = load_system(system)
+    chip = load_chip(system.chip)
+    chips = system.scale_up.domain if chips is None else chips
+    if isinstance(chips, bool) or not isinstance(chips, int) or chips < 1:
+        raise InputError("chips", f"must be a positive whole number (got {chips!r})")
+    if chips % system.node.chips:
+        raise InputError(
+            "chips", f"{chips} is not a whole number of {system.node.chips}-chip nodes"
+        )
+    items = _compute_items(system, chip, chips)
+    levels: list[Level] = []
+    notes: list[str] = []
+    su, so = system.scale_up, system.scale_out
+    parts: list[FabricPart] = []
+    if su.kind in SCALE_UP_BUILDERS:
+        parts.append(SCALE_UP_BUILDERS[su.kind].build(system, chip, chips))
+    if so.kind in SCALE_OUT_BUILDERS:
+        parts.append(SCALE_OUT_BUILDERS[so.kind].build(system, chip, chips))
+    for p in parts:
+        levels += p.levels
+        items += p.items
+        notes += p.notes
+    nodes = chips // system.node.chips
+    racks = math.ceil(nodes / system.nodes_per_rack) + math.ceil(
+        chips / su.domain
+    ) * su.network_racks
+    if system.rack:
+        items.append(part_item(system.rack, "rack", "facility", racks))
+    if system.cooling:
+        cooling = load_part(system.cooling, "cooling")
+        it_w = sum(i.power_w for i in items)
+        overhead = (cooling.overhead or 0.0) * it_w
+        kw = it_w / 1000
+        items.append(
+            BomItem(
+                cooling.name,
+                "cooling",
+                "facility",
+                kw,
+                overhead / kw if kw else 0.0,
+                cooling.price_usd_per_kw or 0.0,
+                note="count = IT kW served",
+            )
+        )
+    return Fabric(system, chip, chips, levels, items, notes)

@@ -1,0 +1,62 @@
+"""Headline figures of a built system: compute, memory, bandwidth, power, optics, cost."""
+
+from __future__ import annotations
+
+from podwright.topology.build import Fabric
+from podwright.topology.fat_tree import per_chip_gbps
+
+SUMMARY_KEYS = (
+    "chips",
+    "bf16_pflops",
+    "fp8_pflops",
+    "hbm_tb",
+    "hbm_tbps",
+    "scale_up_tbps",
+    "scale_out_tbps",
+    "power_kw",
+    "optical_modules",
+    "optical_modules_per_chip",
+    "switch_chips",
+    "copper_cables",
+    "capex_usd",
+    "w_per_bf16_tflops",
+)
+
+
+def summary(fabric: Fabric) -> dict:
+    """Per-system figures. Bandwidths one direction: scale-up in TB/s, scale-out in Tb/s.
+
+    power_kw is the all-in figure: accelerators, hosts, NICs, switch chips, optics and the
+    cooling overhead of the system's cooling part.
+    """
+    chip, n, system = fabric.chip, fabric.chips, fabric.system
+    totals = fabric.totals()
+    bf16 = chip.peak("bf16") * n / 1000
+    su = fabric.scale_up
+    scale_out = per_chip_gbps(system, chip) * n / 1000 if system.scale_out.kind != "none" else 0.0
+    return {
+        "chips": n,
+        "bf16_pflops": bf16,
+        "fp8_pflops": chip.peak("fp8") * n / 1000,
+        "hbm_tb": chip.hbm_gb * n / 1000,
+        "hbm_tbps": chip.hbm_tbps * n,
+        "scale_up_tbps": (su.bw * n / 1000) if su else 0.0,
+        "scale_out_tbps": scale_out,
+        "power_kw": totals["power_kw"],
+        "optical_modules": totals["optical_modules"],
+        "optical_modules_per_chip": totals["optical_modules_per_chip"],
+        "switch_chips": totals["switch_chips"],
+        "copper_cables": totals["copper_cables"],
+        "capex_usd": totals["capex_usd"],
+        "w_per_bf16_tflops": totals["power_kw"] * 1000 / (bf16 * 1000),
+    }
+
+
+def ratios(rows: dict[str, dict]) -> dict[str, dict]:
+    """Each system's figures divided by the first system's."""
+    names = list(rows)
+    base = rows[names[0]]
+    return {
+        name: {k: (v / base[k] if base[k] else None) for k, v in rows[name].items()}
+        for name in names
+    }
