@@ -1,9 +1,9 @@
 """podwright: design and evaluate AI supernodes from one description of the hardware.
 
-    >>> import podwright
-    >>> cm = podwright.system("cloudmatrix384")
-    >>> cm.bom()["totals"]["optical_modules"]
-    6912
+>>> import podwright
+>>> cm = podwright.system("cloudmatrix384")
+>>> cm.bom()["totals"]["optical_modules"]
+6912
 """
 
 from __future__ import annotations

@@ -21,7 +21,9 @@ app = typer.Typer(
 )
 console = Console()
 
-ChipsOpt = Annotated[int | None, typer.Option("--chips", "-n", help="accelerators (default: one scale-up domain)")]
+ChipsOpt = Annotated[
+    int | None, typer.Option("--chips", "-n", help="accelerators (default: one scale-up domain)")
+]
 JsonOpt = Annotated[bool, typer.Option("--json", help="print JSON")]
 
 
@@ -71,8 +73,10 @@ def bom(
             right_from=3,
         )
     )
-    tot_rows = [[k] + [data["totals"][k]] + [data["by_tier"][t][k] for t in ("scale_up", "scale_out")]
-                for k in data["totals"]]
+    tot_rows = [
+        [k] + [data["totals"][k]] + [data["by_tier"][t][k] for t in ("scale_up", "scale_out")]
+        for k in data["totals"]
+    ]
     console.print(table("totals", ["", "system", "scale-up", "scale-out"], tot_rows))
     for note in fabric.notes:
         console.print(f"[dim]{note}[/dim]")

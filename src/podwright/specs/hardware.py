@@ -45,7 +45,7 @@ class Chip(Sourced):
     hbm_tbps: PositiveFloat
     scale_up: ScaleUpPort
     scale_out_gbps: PositiveFloat | None = None
-    tdp_w: PositiveFloat
+    tdp_w: PositiveFloat | None = None  # None where no source gives it; power then counts 0
     price_usd: PositiveFloat | None = None
 
     @field_validator("peak_tflops")

@@ -44,7 +44,7 @@ class ClosTier(Strict):
 class ScaleUp(Strict):
     kind: Literal["switched", "clos", "full_mesh", "torus", "none"]
     domain: PositiveInt
-    planes: PositiveInt = 1
+    planes: PositiveInt | None = None  # None: the fewest switch chips that stay single-tier
     switch: str | None = None
     media: Media | list[Media] = "pcb"
     cable: str | None = None
@@ -59,7 +59,7 @@ class ScaleUp(Strict):
     def _kind_has_its_keys(self):
         need = {
             "switched": ("switch",),
-            "clos": ("tiers",),
+            "clos": ("tiers", "planes"),
             "full_mesh": ("dims",),
             "torus": ("dims",),
             "none": (),
@@ -77,11 +77,12 @@ class ScaleUp(Strict):
             prod = 1
             for d in self.dims:
                 prod *= d
-            pod = self.pod_chips or self.domain
-            if self.domain != pod:
-                raise ValueError(f"domain {self.domain} must equal pod_chips {pod}")
-            if pod % prod:
-                raise ValueError(f"pod_chips {pod} is not a whole number of {self.dims} blocks")
+            if self.domain % prod:
+                raise ValueError(
+                    f"domain {self.domain} is not a whole number of {self.dims} blocks"
+                )
+            if self.pod_chips and self.pod_chips < self.domain:
+                raise ValueError(f"pod_chips {self.pod_chips} is smaller than domain {self.domain}")
         return self
 
     def media_of(self, dim: int = 0) -> str:
@@ -112,7 +113,7 @@ class System(Sourced):
     description: str = ""
     chip: str
     node: Node
-    nodes_per_rack: PositiveInt
+    nodes_per_rack: PositiveInt | None = None  # None: as many as the rack's power allows
     rack: str | None = None
     cooling: str | None = None
     scale_up: ScaleUp

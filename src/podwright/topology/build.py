@@ -111,7 +111,9 @@ def _compute_items(system: System, chip: Chip, chips: int) -> list[BomItem]:
     node = system.node
     nodes = chips // node.chips
     items = [
-        BomItem(chip.name, "accelerator", "compute", chips, chip.tdp_w, chip.price_usd or 0.0)
+        BomItem(
+            chip.name, "accelerator", "compute", chips, chip.tdp_w or 0.0, chip.price_usd or 0.0
+        )
     ]
     if node.cpu and node.cpus:
         items.append(part_item(node.cpu, "cpu", "compute", nodes * node.cpus))
@@ -126,6 +128,18 @@ def _compute_items(system: System, chip: Chip, chips: int) -> list[BomItem]:
     if rest_w or rest_usd:
         items.append(BomItem("node-rest", "node", "compute", nodes, rest_w, rest_usd))
     return items
+
+
+def nodes_per_rack(system: System, compute_items: list[BomItem], nodes: int) -> int:
+    """The design's figure, or as many nodes as the rack part's power capacity holds."""
+    if system.nodes_per_rack:
+        return system.nodes_per_rack
+    if not system.rack:
+        raise InputError("nodes_per_rack", "give nodes_per_rack or a rack part with power_kw")
+    rack = load_part(system.rack, "rack")
+    rack.require("power_kw")
+    node_w = sum(i.power_w for i in compute_items if i.tier == "compute") / nodes
+    return max(1, int(rack.power_kw * 1000 // node_w))
 
 
 def build(system: System | str, chips: int | None = None) -> Fabric:
@@ -154,9 +168,10 @@ def build(system: System | str, chips: int | None = None) -> Fabric:
         items += p.items
         notes += p.notes
     nodes = chips // system.node.chips
-    racks = math.ceil(nodes / system.nodes_per_rack) + math.ceil(
-        chips / su.domain
-    ) * su.network_racks
+    racks = (
+        math.ceil(nodes / nodes_per_rack(system, items, nodes))
+        + math.ceil(chips / su.domain) * su.network_racks
+    )
     if system.rack:
         items.append(part_item(system.rack, "rack", "facility", racks))
     if system.cooling:

@@ -24,14 +24,20 @@ TIER = "scale_out"
 
 
 def per_chip_gbps(system, chip) -> float:
-    if system.scale_out_gbps_per_chip:
-        return system.scale_out_gbps_per_chip
+    return endpoint(system, chip)[0]
+
+
+def endpoint(system, chip) -> tuple[float, float]:
+    """(scale-out Gb/s per chip, Gb/s of one NIC port)."""
     if system.node.nic and system.node.nics:
         nic = load_part(system.node.nic, "nic")
         nic.require("gbps")
-        return system.node.nics * nic.gbps / system.node.chips
-    if chip.scale_out_gbps:
-        return chip.scale_out_gbps
+        port = nic.gbps / (nic.ports or 1)
+        total = system.scale_out_gbps_per_chip or system.node.nics * nic.gbps / system.node.chips
+        return total, port
+    gbps = system.scale_out_gbps_per_chip or chip.scale_out_gbps
+    if gbps:
+        return gbps, gbps
     raise InputError("node.nic", f"system {system.name} names no scale-out NIC or chip port")
 
 
@@ -79,31 +85,33 @@ def _tree(system, chip, chips: int):
     so = system.scale_out
     switch = load_part(so.switch, "switch_chip")
     switch.require("ports", "port_gbps")
-    gbps = per_chip_gbps(system, chip)
-    ports_per_chip = gbps / switch.port_gbps / so.planes
+    gbps, nic_port = endpoint(system, chip)
+    # a switch runs its ports broken out to the NIC port speed where that is slower
+    link = min(nic_port, switch.port_gbps)
+    radix = int(switch.ports * switch.port_gbps // link)
+    lanes = switch.lanes_per_port * link / switch.port_gbps if switch.lanes_per_port else None
+    ports_per_chip = gbps / link / so.planes
     endpoints = math.ceil(chips * ports_per_chip)
-    if endpoints < 1:
-        raise InputError("scale_out.switch", f"{switch.name} ports are faster than the NICs")
-    tree = shape(switch.ports, so.oversubscription, so.rails, endpoints, so.max_tiers)
-    return so, switch, gbps, ports_per_chip, tree
+    tree = shape(radix, so.oversubscription, so.rails, endpoints, so.max_tiers)
+    return so, switch, gbps, ports_per_chip, tree, link, lanes
 
 
 def build(system, chip, chips: int) -> FabricPart:
-    so, switch, gbps, ports_per_chip, tree = _tree(system, chip, chips)
+    so, switch, gbps, ports_per_chip, tree, link, lanes = _tree(system, chip, chips)
     out = FabricPart()
-    lanes = switch.lanes_per_port
+    lanes = round(lanes) if lanes else None
     out.items.append(part_item(switch.name, "switch_chip", TIER, so.planes * sum(tree.switches)))
     endpoints = so.planes * tree.endpoints
     if so.leaf_media == "copper":
-        out.items += link_items(TIER, "copper", endpoints, lanes, switch.port_gbps, None, so.leaf_cable)
+        out.items += link_items(TIER, "copper", endpoints, lanes, link, None, so.leaf_cable)
     else:
         for end, optic in (("nic", so.nic_optic), ("switch", so.switch_optic)):
             if not optic:
                 raise InputError(f"scale_out.{end}_optic", "optical leaf links need a module")
-            share = module_share(load_part(optic, "optical_module"), lanes, switch.port_gbps)
+            share = module_share(load_part(optic, "optical_module"), lanes, link)
             out.items.append(part_item(optic, "optical_module", TIER, endpoints * share))
     upper = so.planes * sum(tree.links[1:])
-    out.items += link_items(TIER, "optical", upper, lanes, switch.port_gbps, so.switch_optic, None)
+    out.items += link_items(TIER, "optical", upper, lanes, link, so.switch_optic, None)
     hop = hop_latency_us(switch)
     per_plane_chip = max(ports_per_chip, 1e-12)
     for t in range(1, tree.tiers + 1):
@@ -130,8 +138,8 @@ def build(system, chip, chips: int) -> FabricPart:
 
 
 def graph(system, chip, chips: int, g: GraphBuilder, chip_ids: list[int]) -> None:
-    so, switch, gbps, ports_per_chip, tree = _tree(system, chip, chips)
-    cap = switch.port_gbps / 8
+    so, switch, gbps, ports_per_chip, tree, link, _ = _tree(system, chip, chips)
+    cap = link / 8
     hop = hop_latency_us(switch)
     per_node = system.node.chips
     rails = min(so.rails, tree.endpoints)

@@ -19,11 +19,20 @@ from podwright.topology.fabric import BomItem
 
 
 def module_share(optic, lanes: int | None, link_gbps: float) -> float:
-    """Modules per link end."""
-    if optic.lanes and lanes:
-        return lanes / optic.lanes
-    optic.require("gbps")
-    return link_gbps / optic.gbps
+    """Modules per link end.
+
+    Where link and module lanes run at the same rate (within 15%), count lanes: a 4-lane 400G
+    module carries two 2-lane links. Otherwise count bandwidth: a twin-port 800G module serves
+    two 400G link ends. A module whose rate no source gives counts one per link end.
+    """
+    if optic.lanes and lanes and optic.gbps:
+        if abs((link_gbps / lanes) / (optic.gbps / optic.lanes) - 1) <= 0.15:
+            return lanes / optic.lanes
+    if optic.gbps:
+        return (
+            min(1.0, link_gbps / optic.gbps) if link_gbps <= optic.gbps else link_gbps / optic.gbps
+        )
+    return 1.0
 
 
 def link_items(

@@ -21,28 +21,53 @@ def switches_per_plane(domain: int, links_per_plane: int, ports: int) -> int:
     return math.ceil(domain * links_per_plane / ports)
 
 
+def link_ports(switch, chip) -> int:
+    """Chip links one switch chip takes: its bandwidth in units of the chip's link."""
+    link_gbps = chip.scale_up.link_bw * 8
+    if switch.port_gbps and switch.port_gbps > link_gbps * 1.15:
+        return int(switch.ports * switch.port_gbps // link_gbps)
+    return switch.ports
+
+
+def planes(system, chip, switch) -> int:
+    """The design's planes, or else the count that needs the fewest switch chips."""
+    su, links = system.scale_up, chip.scale_up.links
+    if su.planes:
+        if links < su.planes:
+            raise InputError(
+                "scale_up.planes", f"{su.planes} planes but the chip has {links} links"
+            )
+        return su.planes
+
+    def total(p: int) -> int:
+        per = math.ceil(links / p)
+        n = switches_per_plane(su.domain, per, link_ports(switch, chip))
+        return p * n if n <= per else 10**9
+
+    return min(range(1, links + 1), key=lambda p: (total(p), p))
+
+
 def build(system, chip, chips: int) -> FabricPart:
     su = system.scale_up
     switch = load_part(su.switch, "switch_chip")
     switch.require("ports")
     port = chip.scale_up
-    if port.links < su.planes:
-        raise InputError("scale_up.planes", f"{su.planes} planes but the chip has {port.links} links")
-    per_plane_links = math.ceil(port.links / su.planes)
+    n_planes = planes(system, chip, switch)
+    per_plane_links = math.ceil(port.links / n_planes)
     out = FabricPart()
     full, rest = divmod(chips, su.domain)
     switch_count = 0
     for n_domains, size in ((full, su.domain), (1 if rest else 0, rest)):
         if not n_domains:
             continue
-        per_plane = switches_per_plane(size, per_plane_links, switch.ports)
+        per_plane = switches_per_plane(size, per_plane_links, link_ports(switch, chip))
         if per_plane > per_plane_links:
             raise InputError(
                 "scale_up.domain",
                 f"{size} chips need {per_plane} {switch.name} per plane but each chip has only "
                 f"{per_plane_links} links per plane: not a single-tier fabric",
             )
-        switch_count += n_domains * su.planes * per_plane
+        switch_count += n_domains * n_planes * per_plane
     links = chips * port.links
     out.items.append(part_item(switch.name, "switch_chip", TIER, switch_count))
     out.items += link_items(
@@ -72,12 +97,13 @@ def graph(system, chip, chips: int, g: GraphBuilder, chip_ids: list[int]) -> Non
     su = system.scale_up
     switch = load_part(su.switch, "switch_chip")
     port = chip.scale_up
-    per_plane_links = math.ceil(port.links / su.planes)
+    n_planes = planes(system, chip, switch)
+    per_plane_links = math.ceil(port.links / n_planes)
     lat = hop_latency_us(switch)
     for start in range(0, chips, su.domain):
         members = chip_ids[start : start + su.domain]
-        per_plane = switches_per_plane(len(members), per_plane_links, switch.ports)
-        for p in range(su.planes):
+        per_plane = switches_per_plane(len(members), per_plane_links, link_ports(switch, chip))
+        for p in range(n_planes):
             links_here = min(per_plane_links, port.links - p * per_plane_links)
             if links_here <= 0:
                 continue
