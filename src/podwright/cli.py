@@ -19,7 +19,7 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
     help="Design and evaluate AI supernodes: BoM, comparisons, training and inference estimates.",
 )
-console = Console()
+console = Console(width=None if sys.stdout.isatty() else 160)
 
 ChipsOpt = Annotated[
     int | None, typer.Option("--chips", "-n", help="accelerators (default: one scale-up domain)")

@@ -55,6 +55,9 @@ class Chip(Sourced):
             raise ValueError("needs at least one dtype")
         return v
 
+    def has(self, dtype: str) -> bool:
+        return any(d in self.peak_tflops for d in _FALLBACK.get(dtype, (dtype,)))
+
     def peak(self, dtype: str) -> float:
         """Dense peak TFLOPS for `dtype`; fp16/bf16 share a rate, fp4/fp8 fall back upwards."""
         table = self.peak_tflops

@@ -190,4 +190,25 @@ def build(system: System | str, chips: int | None = None) -> Fabric:
                 note="count = IT kW served",
             )
         )
-    return Fabric(system, chip, chips, levels, items, notes)
+    return Fabric(system, chip, chips, levels, merge(items), notes)
+
+
+def merge(items: list[BomItem]) -> list[BomItem]:
+    """One row per (part, tier): counts of the same part at several link ends add up."""
+    rows: dict[tuple[str, str], BomItem] = {}
+    for i in items:
+        key = (i.part, i.tier)
+        if key in rows:
+            r = rows[key]
+            rows[key] = BomItem(
+                r.part,
+                r.category,
+                r.tier,
+                r.count + i.count,
+                r.unit_power_w,
+                r.unit_cost_usd,
+                r.note,
+            )
+        else:
+            rows[key] = i
+    return list(rows.values())

@@ -31,13 +31,13 @@ def summary(fabric: Fabric) -> dict:
     """
     chip, n, system = fabric.chip, fabric.chips, fabric.system
     totals = fabric.totals()
-    bf16 = chip.peak("bf16") * n / 1000
+    bf16 = chip.peak("bf16") * n / 1000 if chip.has("bf16") else None
     su = fabric.scale_up
     scale_out = per_chip_gbps(system, chip) * n / 1000 if system.scale_out.kind != "none" else 0.0
     return {
         "chips": n,
         "bf16_pflops": bf16,
-        "fp8_pflops": chip.peak("fp8") * n / 1000,
+        "fp8_pflops": chip.peak_tflops["fp8"] * n / 1000 if "fp8" in chip.peak_tflops else None,
         "hbm_tb": chip.hbm_gb * n / 1000,
         "hbm_tbps": chip.hbm_tbps * n,
         "scale_up_tbps": (su.bw * n / 1000) if su else 0.0,
@@ -48,7 +48,7 @@ def summary(fabric: Fabric) -> dict:
         "switch_chips": totals["switch_chips"],
         "copper_cables": totals["copper_cables"],
         "capex_usd": totals["capex_usd"],
-        "w_per_bf16_tflops": totals["power_kw"] * 1000 / (bf16 * 1000),
+        "w_per_bf16_tflops": totals["power_kw"] / bf16 if bf16 else None,
     }
 
 
@@ -57,6 +57,8 @@ def ratios(rows: dict[str, dict]) -> dict[str, dict]:
     names = list(rows)
     base = rows[names[0]]
     return {
-        name: {k: (v / base[k] if base[k] else None) for k, v in rows[name].items()}
+        name: {
+            k: (v / base[k] if v is not None and base[k] else None) for k, v in rows[name].items()
+        }
         for name in names
     }

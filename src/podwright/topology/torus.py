@@ -50,10 +50,8 @@ def build(system, chip, chips: int) -> FabricPart:
             f"{blocks} blocks of {dims}; {external_ends} face links through {ocs_count} OCS"
         )
     else:
-        if chips != block:
-            raise InputError("chips", f"a torus without OCS holds exactly {block} chips")
         for i, k in enumerate(dims):
-            links = (block // k) * (k if k > 2 else k - 1)
+            links = blocks * (block // k) * (k if k > 2 else k - 1)
             out.items += link_items(
                 TIER, su.media_of(i), links, port.lanes_per_link, link_gbps, su.optic, su.cable
             )
@@ -71,8 +69,18 @@ def build(system, chip, chips: int) -> FabricPart:
 
 
 def graph(system, chip, chips: int, g: GraphBuilder, chip_ids: list[int]) -> None:
-    """The pod as one torus of shape slice_dims(chips): wrap links close every ring."""
-    shape = slice_dims(system, chips)
+    """With an OCS the slice is one torus of shape slice_dims(chips); without, each block is
+    its own torus. Wrap links close every ring."""
+    if system.scale_up.ocs:
+        _torus_graph(slice_dims(system, chips), chip, g, chip_ids)
+        return
+    block = math.prod(system.scale_up.dims)
+    for start in range(0, chips, block):
+        _torus_graph(tuple(system.scale_up.dims), chip, g, chip_ids[start : start + block])
+
+
+def _torus_graph(shape, chip, g: GraphBuilder, chip_ids: list[int]) -> None:
+    chips = len(chip_ids)
     bw = chip.scale_up.link_bw
     strides = [math.prod(shape[:i]) for i in range(len(shape))]
     for idx in range(chips):
