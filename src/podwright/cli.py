@@ -132,6 +132,54 @@ def demand(
     )
 
 
+@app.command()
+def predict(
+    scenario: Annotated[str, typer.Argument(help="scenario YAML (SCENARIO.md section 1)")],
+    as_json: JsonOpt = False,
+    explain: Annotated[bool, typer.Option("--explain", help="where the time goes")] = False,
+) -> None:
+    """Predict training step time / MFU or inference TTFT / TPOT for one scenario."""
+    from podwright.estimate.predict import predict as run
+    from podwright.report.prediction import print_prediction
+    from podwright.specs.scenario import load_scenario
+
+    result = run(load_scenario(scenario), explain=explain)
+    if as_json:
+        return _print_json(result)
+    print_prediction(console, result)
+
+
+@app.command()
+def validate(
+    path: Annotated[str, typer.Argument(help="validation YAML file or folder")],
+    as_json: JsonOpt = False,
+    only: Annotated[str | None, typer.Option("--only", help="ids starting with this prefix")] = None,
+) -> None:
+    """Predict published measurements and report the error per case, median and p90."""
+    from rich.progress import Progress
+
+    from podwright.estimate.validate import load_cases, validate_cases
+    from podwright.report.tables import table
+
+    cases = [c for c in load_cases(path) if not only or str(c.get("id", "")).startswith(only)]
+    with Progress(console=Console(stderr=True), transient=True, disable=as_json) as bar:
+        task = bar.add_task("validating", total=len(cases))
+        result = validate_cases(cases, progress=lambda _id: bar.advance(task))
+    if as_json:
+        return _print_json(result)
+    rows = [
+        [r["id"], r["metric"].split(".")[-1], r["predicted"], r["measured"],
+         f"{r['error']:+.1%}" if r["error"] is not None else r.get("failed", "failed")]
+        for r in result["cases"]
+    ]  # fmt: skip
+    console.print(table("validation", ["case", "metric", "predicted", "measured", "error"], rows))
+    for key in ("median_abs_error", "p90_abs_error", "train_median_abs_error",
+                "train_p90_abs_error", "inf_median_abs_error", "inf_p90_abs_error"):
+        if result.get(key) is not None:
+            console.print(f"{key}: {result[key]:.1%}")
+    console.print(f"failed: {result['failed']}")
+
+
 @app.command("list")
 def list_catalog(
     kind: Annotated[str, typer.Argument(help="chips | systems | models | parts")] = "systems",

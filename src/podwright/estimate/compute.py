@@ -1,0 +1,46 @@
+"""Compute on one chip: roofline per operation with calibrated achieved fractions (vectorised)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from podwright.estimate.calibration import chip_factors
+from podwright.specs import Chip
+from podwright.workload.operations import Gemm
+
+LOW_PRECISION = ("fp8", "fp4", "int8")
+BYTES = {"fp32": 4.0, "tf32": 4.0, "bf16": 2.0, "fp16": 2.0, "fp8": 1.0, "int8": 1.0, "fp4": 0.5}
+
+
+@dataclass(frozen=True)
+class ComputeModel:
+    peak: float  # FLOP/s achieved on large GEMMs at the matmul precision
+    attn: float  # FLOP/s achieved by the attention kernels (16-bit)
+    hbm: float  # B/s achieved
+    in_bytes: float  # bytes per GEMM input element
+
+    @classmethod
+    def of(cls, chip: Chip, precision: str, side: int = 0) -> ComputeModel:
+        f = chip_factors(chip.name)
+        gemm = f["gemm_fp8_peak_fraction" if precision in LOW_PRECISION else "gemm_peak_fraction"]
+        # side -1 = pessimistic (low efficiency), +1 = optimistic
+        return cls(
+            peak=chip.peak(precision) * 1e12 * gemm.at(side),
+            attn=chip.peak("bf16") * 1e12 * f["attention_peak_fraction"].at(side),
+            hbm=chip.hbm_tbps * 1e12 * f["hbm_bw_fraction"].at(side),
+            in_bytes=BYTES[precision],
+        )
+
+    def gemm(self, g: Gemm) -> np.ndarray:
+        """Seconds for `g.count` GEMMs: the slower of math and memory traffic."""
+        math = 2.0 * g.m * g.n * g.k / self.peak
+        traffic = (g.m * g.k + g.k * g.n) * self.in_bytes + g.m * g.n * 2.0
+        return np.maximum(math, traffic / self.hbm) * g.count
+
+    def attention(self, flops, nbytes) -> np.ndarray:
+        return np.maximum(np.asarray(flops) / self.attn, np.asarray(nbytes) / self.hbm)
+
+    def memory(self, nbytes) -> np.ndarray:
+        return np.asarray(nbytes, dtype=float) / self.hbm

@@ -1,0 +1,140 @@
+"""Collective communication costed on the fabric levels a group actually spans (vectorised).
+
+A group of `group` chips whose members sit `stride` chips apart (Megatron placement: TP
+innermost, then CP, EP, DP, PP) has m0 = min(group, domain // stride) members inside one
+scale-up domain and group / m0 domains. Collectives are hierarchical: the in-domain part runs at
+the scale-up bandwidth available to m0 members, the rest at the scale-out bandwidth per chip of
+the level that holds the whole span (its oversubscription included). Every chip of a domain has
+its own NIC (rails), so the in-domain members cross the scale-out in parallel.
+
+Times are bandwidth terms (ring/pairwise algorithms, nccl-tests bus-bandwidth convention) plus a
+latency term per algorithm step from the levels' switch hops.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from podwright.estimate.calibration import chip_factors, constants
+from podwright.topology import Fabric
+
+KINDS = ("all_reduce", "reduce_scatter", "all_gather", "all_to_all", "p2p")
+
+
+@dataclass(frozen=True)
+class NetworkModel:
+    """What the collectives need from a Fabric, reduced to a few numbers and arrays."""
+
+    domain: int
+    up_kind: str
+    up_bw: float  # GB/s per chip, one direction, nominal
+    up_link_bw: float  # one link
+    up_dims: tuple[int, ...]
+    up_inr: bool  # in-network reduction in the scale-up switches
+    up_latency_us: float
+    out_groups: np.ndarray  # scale-out level group sizes (chips)
+    out_bw: np.ndarray  # GB/s per chip for traffic spanning that level
+    out_latency_us: np.ndarray
+    up_eff: float
+    out_eff: float
+    ring_eff: float
+    has_scale_out: bool
+
+    @classmethod
+    def of(cls, fabric: Fabric, side: int = 0) -> NetworkModel:
+        f = chip_factors(fabric.chip.name)
+        ring = constants()["ring_busbw_fraction"].at(side)
+        up = fabric.scale_up
+        outs = [lv for lv in fabric.levels if lv.fabric == "scale_out"]
+        port = fabric.chip.scale_up
+        return cls(
+            domain=up.group if up else 1,
+            up_kind=up.kind if up else "none",
+            up_bw=up.bw if up else 0.0,
+            up_link_bw=port.link_bw,
+            up_dims=up.dims if up else (),
+            up_inr=bool(up and up.in_network_reduction),
+            up_latency_us=up.latency_us if up else 0.0,
+            out_groups=np.array([lv.group for lv in outs] or [fabric.chips], dtype=float),
+            out_bw=np.array([lv.bw for lv in outs] or [up.bw if up else 1.0], dtype=float),
+            out_latency_us=np.array([lv.latency_us for lv in outs] or [0.0]),
+            up_eff=f["scale_up_busbw_fraction"].at(side),
+            out_eff=f["scale_out_busbw_fraction"].at(side),
+            ring_eff=ring,
+            has_scale_out=bool(outs),
+        )
+
+    # -- bandwidth available to m members of one scale-up domain ---------------------------
+    def up_bandwidth(self, m: np.ndarray, reduce: bool) -> np.ndarray:
+        eff = self.up_eff if (reduce and self.up_inr) else min(self.up_eff, self.ring_eff)
+        m = np.maximum(m, 1)
+        if self.up_kind == "full_mesh":
+            # direct links to the m-1 peers of the group only
+            per = self.up_bw / max(1, sum(k - 1 for k in self.up_dims))
+            bw = per * np.maximum(m - 1, 1)
+        elif self.up_kind == "torus":
+            side = max(self.up_dims) if self.up_dims else 1
+            dims = np.clip(np.ceil(np.log(np.maximum(m, 2)) / np.log(max(side, 2))), 1, len(self.up_dims))
+            bw = 2 * self.up_link_bw * dims
+        else:
+            bw = np.full_like(m, self.up_bw, dtype=float)
+        return bw * eff
+
+    def out_level(self, span: np.ndarray) -> np.ndarray:
+        idx = np.searchsorted(self.out_groups, span, side="left")
+        return np.minimum(idx, len(self.out_groups) - 1)
+
+    def out_bandwidth(self, span: np.ndarray) -> np.ndarray:
+        return self.out_bw[self.out_level(span)] * self.out_eff
+
+    # -- collectives --------------------------------------------------------------------
+    def split(self, group, stride):
+        group = np.asarray(group, dtype=float)
+        stride = np.maximum(np.asarray(stride, dtype=float), 1)
+        inside = np.where(stride < self.domain, np.floor(self.domain / stride), 1.0)
+        m0 = np.clip(inside, 1, group)
+        outer = np.maximum(group / m0, 1)
+        return group, stride, m0, outer
+
+    def time(self, kind: str, nbytes, group, stride) -> tuple[np.ndarray, np.ndarray]:
+        """(seconds, share of the time spent on the scale-out) for one collective per chip.
+
+        nbytes: all_reduce/reduce_scatter/all_gather: the full buffer each chip holds at the end
+        (or start); all_to_all: what each chip sends in total; p2p: the message.
+        """
+        nbytes = np.asarray(nbytes, dtype=float)
+        group, stride, m0, outer = self.split(group, stride)
+        span = group * stride
+        reduce = kind in ("all_reduce", "reduce_scatter")
+        b_up = self.up_bandwidth(m0, reduce) * 1e9
+        b_out = self.out_bandwidth(span) * 1e9
+        lat_up = (self.up_latency_us + 2.0) * 1e-6
+        lat_out = (self.out_latency_us[self.out_level(span)] + 5.0) * 1e-6
+        if kind == "p2p":
+            cross = stride >= self.domain
+            t_up = np.where(cross, 0.0, nbytes / self.up_bandwidth(np.full_like(m0, 2), False) / 1e9 + lat_up)
+            t_out = np.where(cross, nbytes / b_out + lat_out, 0.0)
+        elif kind == "all_to_all":
+            peers = np.maximum(group - 1, 1)
+            t_up = nbytes * (m0 - 1) / group / b_up + lat_up * (m0 > 1)
+            t_out = nbytes * (group - m0) / group / b_out + lat_out * (outer > 1)
+            t = np.maximum(t_up, t_out)
+            share = np.where(t > 0, t_out / np.maximum(t_up + t_out, 1e-30), 0.0)
+            return np.where(group > 1, t, 0.0), share
+        else:
+            passes = 2.0 if kind == "all_reduce" else 1.0
+            t_up = passes * (m0 - 1) / m0 * nbytes / b_up + passes * np.log2(m0) * lat_up
+            t_out = passes * (outer - 1) / outer * (nbytes / m0) / b_out
+            t_out = t_out + passes * np.log2(outer) * lat_out
+        t = t_up + t_out
+        share = np.where(t > 0, t_out / np.maximum(t, 1e-30), 0.0)
+        return np.where(group > 1, t, 0.0), share
+
+    def level_name(self, group, stride) -> list[str]:
+        group, stride, m0, outer = self.split(np.atleast_1d(group), np.atleast_1d(stride))
+        return [
+            "scale-up" if o <= 1 else ("scale-up + scale-out" if m > 1 else "scale-out")
+            for m, o in zip(m0, outer, strict=True)
+        ]

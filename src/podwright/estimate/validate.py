@@ -1,0 +1,84 @@
+"""Validation: predict each published case and report the error per case and overall."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+
+from podwright.errors import InputError
+from podwright.estimate.predict import predict
+from podwright.specs.catalog import read_yaml
+from podwright.specs.scenario import parse_scenario
+
+
+def lookup(obj: dict, dotted: str):
+    cur = obj
+    for part in dotted.split("."):
+        if not isinstance(cur, dict) or part not in cur:
+            return None
+        cur = cur[part]
+    return cur
+
+
+def load_cases(path: str | Path) -> list[dict]:
+    path = Path(path)
+    files = sorted(path.glob("*.yaml")) if path.is_dir() else [path]
+    if not files or not all(f.is_file() for f in files):
+        raise InputError("path", f"no validation cases at '{path}'")
+    cases = []
+    for f in files:
+        data = read_yaml(f, "path") or {}
+        for c in data.get("cases") or []:
+            if isinstance(c, dict) and "scenario" in c:
+                cases.append(c)
+    if not cases:
+        raise InputError("path", f"'{path}' holds no cases (a list under 'cases:' with scenarios)")
+    return cases
+
+
+def validate_cases(cases: list[dict], progress=None) -> dict:
+    rows = []
+    for c in cases:
+        cid = str(c.get("id", "?"))
+        measured = c.get("measured") or {}
+        try:
+            pred = predict(parse_scenario(c["scenario"], cid))
+            error_msg = None
+        except InputError as e:
+            pred, error_msg = None, str(e)
+        for metric, value in measured.items():
+            row = {"id": cid, "metric": metric, "measured": float(value), "predicted": None, "error": None}
+            if pred is None:
+                row["failed"] = error_msg
+            else:
+                p = lookup(pred, metric)
+                if p is None:
+                    row["failed"] = f"prediction has no {metric}"
+                else:
+                    row["predicted"] = float(p)
+                    row["error"] = float(p) / float(value) - 1.0
+                    row["fits"] = pred.get("fits", True)
+            rows.append(row)
+        if progress:
+            progress(cid)
+    return summarise(rows)
+
+
+def summarise(rows: list[dict]) -> dict:
+    errs = np.array([abs(r["error"]) if r["error"] is not None else np.inf for r in rows])
+    finite = errs[np.isfinite(errs)]
+    out = {
+        "cases": rows,
+        "median_abs_error": float(np.median(errs)) if len(errs) else None,
+        "p90_abs_error": float(np.percentile(errs, 90, method="higher")) if len(errs) else None,
+        "failed": int(np.sum(~np.isfinite(errs))),
+        "median_abs_error_predicted": float(np.median(finite)) if len(finite) else None,
+    }
+    for prefix in ("train-", "inf-"):
+        sel = np.array([r["id"].startswith(prefix) for r in rows])
+        if sel.any():
+            e = errs[sel]
+            out[f"{prefix.rstrip('-')}_median_abs_error"] = float(np.median(e))
+            out[f"{prefix.rstrip('-')}_p90_abs_error"] = float(np.percentile(e, 90, method="higher"))
+    return out

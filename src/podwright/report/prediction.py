@@ -1,0 +1,46 @@
+"""Human-readable prediction output for the CLI."""
+
+from __future__ import annotations
+
+from rich.console import Console
+
+from podwright.report.tables import fmt, table
+
+
+def print_prediction(console: Console, p: dict) -> None:
+    band = p.get("band", {})
+    for phase in ("training", "inference"):
+        body = p.get(phase)
+        if not body:
+            continue
+        rows = []
+        for k, v in body.items():
+            if isinstance(v, dict):
+                continue
+            lo_hi = band.get(f"{phase}.{k}")
+            rng = f"{fmt(lo_hi[0])} .. {fmt(lo_hi[1])}" if lo_hi else ""
+            rows.append([k, v, rng])
+        console.print(table(f"{p['scenario']}: {phase}", ["metric", "value", "band"], rows))
+        for k, v in body.items():
+            if isinstance(v, dict):
+                console.print(table(k, ["", "value"], [[a, b] for a, b in v.items()]))
+    if not p.get("fits", True):
+        console.print(f"[bold red]does not fit:[/bold red] {p.get('reason')}")
+    if "layout" in p:
+        console.print(f"layout: {p['layout']}")
+    if "economics" in p:
+        console.print(table("economics", ["", "value"], [[a, b] for a, b in p["economics"].items()]))
+    ex = p.get("explain")
+    if ex:
+        console.print(table("time by operation class (s per step)", ["class", "s"],
+                            [[k, v] for k, v in ex.get("time_by_class_s", {}).items()]))
+        if "comm_total_s" in ex:
+            console.print(table("communication per step (s)", ["class", "total", "exposed"],
+                                [[k, v, ex["comm_exposed_s"].get(k)] for k, v in ex["comm_total_s"].items()]))
+        if ex.get("collectives"):
+            cols = ["name", "kind", "phase", "group", "stride", "fabric", "bytes", "seconds_each"]
+            console.print(table("collectives and the fabric level they use", cols,
+                                [[c[k] for k in cols] for c in ex["collectives"]], right_from=3))
+        for key in ("decode_step_s", "batch_bound"):
+            if key in ex:
+                console.print(f"{key}: {ex[key]}")

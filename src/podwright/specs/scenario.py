@@ -1,0 +1,122 @@
+"""The scenario contract (SCENARIO.md section 1): what to run, on what, how."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated, Any, Literal
+
+from pydantic import Field, ValidationError, field_validator, model_validator
+
+from podwright.errors import InputError, from_validation_error
+from podwright.specs.base import PositiveFloat, PositiveInt, Strict
+from podwright.specs.catalog import read_yaml
+
+Auto = Literal["auto"]
+IntOrAuto = PositiveInt | Auto
+Precision = Literal["fp32", "tf32", "bf16", "fp16", "fp8", "fp4", "int8"]
+
+
+class TrainParallel(Strict):
+    tp: IntOrAuto = 1
+    pp: IntOrAuto = 1
+    dp: IntOrAuto | None = None  # default chips / (tp * pp * cp)
+    cp: IntOrAuto = 1
+    ep: IntOrAuto = 1
+    etp: IntOrAuto = 1
+    vpp: IntOrAuto = 1
+
+
+class Overlap(Strict):
+    """Which communication overlaps compute (optional; defaults documented in README)."""
+
+    tp: bool | None = None  # default: on with sequence_parallel (TP comm overlap)
+    dp: bool = True  # gradient reduce / parameter gather under the backward pass
+    ep: bool | None = None  # default: on with the dualpipe schedule
+    cp: bool = True  # ring attention's KV exchange under the attention compute
+
+
+class Training(Strict):
+    seq_len: PositiveInt
+    global_batch: IntOrAuto | None = None
+    micro_batch: IntOrAuto = 1
+    parallel: TrainParallel = TrainParallel()
+    sequence_parallel: bool | None = None  # default: on when tp > 1
+    zero: Annotated[int, Field(ge=0, le=3)] | Auto = 1
+    recompute: Literal["none", "selective", "full"] | Auto | None = None  # None: least that fits
+    schedule: Literal["1f1b", "interleaved", "dualpipe", "gpipe"] | Auto | None = None
+    overlap: Overlap = Overlap()
+
+
+class Slo(Strict):
+    tpot_ms: PositiveFloat | None = None
+    ttft_ms: PositiveFloat | None = None
+
+
+class Mtp(Strict):
+    tokens: PositiveInt = 1
+    accept_rate: Annotated[float, Field(ge=0, le=1)] = 0.0
+
+
+class Disaggregated(Strict):
+    prefill_chips: PositiveInt
+    decode_chips: PositiveInt
+
+
+class InferParallel(Strict):
+    tp: IntOrAuto = 1
+    pp: IntOrAuto = 1
+    ep: IntOrAuto = 1
+    attn_dp: IntOrAuto = 1
+
+
+class Inference(Strict):
+    phase: Literal["prefill", "decode", "serve"] = "serve"
+    input_len: PositiveInt = 1024
+    output_len: PositiveInt = 1024
+    cache_hit: Annotated[float, Field(ge=0, lt=1)] = 0.0
+    batch: IntOrAuto = "auto"
+    instance_chips: IntOrAuto | None = None
+    parallel: InferParallel = InferParallel()
+    slo: Slo = Slo()
+    mtp: Mtp | None = None
+    disaggregated: Disaggregated | None = None
+
+
+class Scenario(Strict):
+    name: str = "scenario"
+    system: str
+    chips: PositiveInt
+    model: str | dict[str, Any]
+    precision: Precision = "bf16"
+    precision_experts: Precision | None = None
+    training: Training | None = None
+    inference: Inference | None = None
+
+    @field_validator("model")
+    @classmethod
+    def _model_not_empty(cls, v):
+        if isinstance(v, str) and not v.strip():
+            raise ValueError("must name a model")
+        return v
+
+    @model_validator(mode="after")
+    def _one_workload(self):
+        if (self.training is None) == (self.inference is None):
+            raise ValueError("give exactly one of 'training' or 'inference'")
+        return self
+
+
+def parse_scenario(data: Any, where: str | None = None) -> Scenario:
+    if not isinstance(data, dict):
+        raise InputError("scenario", "must be a mapping", where)
+    try:
+        return Scenario.model_validate(data)
+    except ValidationError as e:
+        raise from_validation_error(e, where) from None
+
+
+def load_scenario(path: str | Path) -> Scenario:
+    path = Path(path)
+    if not path.is_file():
+        raise InputError("scenario", f"no such file '{path}'")
+    return parse_scenario(read_yaml(path, "scenario"), str(path))

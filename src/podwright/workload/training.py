@@ -1,0 +1,181 @@
+"""Training as operations: per micro-batch on the slowest stage, for arrays of layouts.
+
+Conventions:
+- Megatron placement: TP innermost, then CP, then EP (over the TP x CP x DP ranks, ETP inside
+  EP), DP, PP outermost; sequence parallelism with TP.
+- Per chip, a micro-batch of `mb` sequences of `s` tokens gives T = mb*s/cp tokens to every
+  GEMM of the TP group; routed experts see the tokens the EP group sends them (top-k each).
+- Model FLOPs (for MFU) follow PaLM/Megatron: 6 x matmul parameters per token plus
+  12 x layers x heads x head_dim x seq per token for attention (no causal discount, no
+  recompute). Executed attention FLOPs are causal (half), as FlashAttention skips masked blocks.
+- Activation memory: Korthikanti et al. 2022 (Megatron's theoretical_memory_usage), per layer
+  s*b*h*(18 + 4*ffn/h) bytes with selective recompute, + 5*a*s^2*b without it, s*b*h*2 with
+  full recompute; divided by TP (with sequence parallelism) and CP.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from podwright.workload.layout import TrainLayouts
+from podwright.workload.model import ModelSpec
+from podwright.workload.operations import Comm, Gemm, Work
+
+DTYPE_BYTES = {"fp32": 4, "tf32": 4, "bf16": 2, "fp16": 2, "fp8": 1, "int8": 1, "fp4": 0.5}
+
+
+def stage_layers(model: ModelSpec, lay: TrainLayouts):
+    """(dense layers, MoE layers) on the most loaded stage (uneven splits take the ceiling)."""
+    per = np.ceil(model.layers / lay.pp)
+    if not model.moe:
+        return per, np.zeros_like(per)
+    frac_moe = model.moe_layers / model.layers
+    moe = np.ceil(per * frac_moe)
+    return per - moe, moe
+
+
+def training_work(model: ModelSpec, lay: TrainLayouts, seq: int, precision: str) -> Work:
+    h, V = model.hidden, model.vocab
+    tp, cp, ep, etp, dp = lay.tp, lay.cp, lay.ep, lay.etp, lay.dp
+    T = lay.mb * seq / cp  # tokens per GEMM on each chip
+    dense_l, moe_l = stage_layers(model, lay)
+    layers = dense_l + moe_l
+    last = lay.pp >= 1  # the head sits on the slowest (last) stage
+    extra = float(model.mtp_layers)  # MTP modules run on the last stage
+    if model.moe:
+        moe_l = moe_l + extra
+    else:
+        dense_l = dense_l + extra
+    layers = dense_l + moe_l
+    one = np.ones_like(T)
+    w = Work()
+
+    # --- attention projections -------------------------------------------------------------
+    if model.mla:
+        qk = model.heads * model.qk_head_dim
+        if model.q_lora:
+            w.gemms.append(Gemm("q_down", T, model.q_lora * one, h * one, layers))
+            w.gemms.append(Gemm("q_up", T, qk / tp, model.q_lora * one, layers))
+        else:
+            w.gemms.append(Gemm("q_proj", T, qk / tp, h * one, layers))
+        w.gemms.append(Gemm("kv_down", T, (model.kv_lora + model.rope_dim) * one, h * one, layers))
+        kv_up = model.heads * (model.nope_dim + model.v_dim)
+        w.gemms.append(Gemm("kv_up", T, kv_up / tp, model.kv_lora * one, layers))
+        w.gemms.append(Gemm("attn_out", T, h * one, model.heads * model.v_dim / tp, layers))
+    else:
+        qkv = (model.heads + 2 * model.kv_heads) * model.head_dim
+        w.gemms.append(Gemm("qkv_proj", T, qkv / tp, h * one, layers))
+        w.gemms.append(Gemm("attn_out", T, h * one, model.heads * model.head_dim / tp, layers))
+
+    # --- MLPs ------------------------------------------------------------------------------
+    up = 2 if model.gated else 1
+    if model.moe:
+        w.gemms.append(Gemm("mlp_up", T, up * model.ffn / tp, h * one, dense_l))
+        w.gemms.append(Gemm("mlp_down", T, h * one, model.ffn / tp, dense_l))
+        w.gemms.append(Gemm("router", T, model.experts * one, h * one, moe_l))
+        if model.shared_ffn:
+            w.gemms.append(Gemm("shared_up", T, up * model.shared_ffn / tp, h * one, moe_l))
+            w.gemms.append(Gemm("shared_down", T, h * one, model.shared_ffn / tp, moe_l))
+        t_rank = T / tp  # tokens each rank routes (sequence parallel)
+        local = model.experts / ep
+        m_e = ep * t_rank * etp * model.top_k / model.experts  # tokens per local expert
+        cnt = moe_l * local
+        w.gemms.append(Gemm("expert_up", m_e, up * model.expert_ffn / etp, h * one, cnt, "expert"))
+        w.gemms.append(Gemm("expert_down", m_e, h * one, model.expert_ffn / etp, cnt, "expert"))
+    else:
+        w.gemms.append(Gemm("mlp_up", T, up * model.ffn / tp, h * one, dense_l))
+        w.gemms.append(Gemm("mlp_down", T, h * one, model.ffn / tp, dense_l))
+    w.gemms.append(Gemm("lm_head", T, V / tp, h * one, (1 + extra) * last * one, "head"))
+
+    # --- attention core (FlashAttention; causal) --------------------------------------------
+    d_qk = model.qk_head_dim
+    d_v = model.v_dim if model.mla else model.head_dim
+    s_eff = np.full_like(T, seq / 2.0)
+    if model.sliding_layers:
+        frac = model.sliding_layers / model.layers
+        s_eff = (1 - frac) * s_eff + frac * min(model.sliding_window, seq / 2.0)
+    heads = model.heads / tp
+    w.attn_flops = 2.0 * lay.mb * (seq / cp) * s_eff * heads * (d_qk + d_v) * layers
+    kv_heads = (model.heads if model.mla else model.kv_heads) / np.minimum(tp, model.kv_heads if not model.mla else tp)
+    w.attn_bytes = 2.0 * lay.mb * (seq / cp) * (heads * (d_qk + d_v) + 2 * kv_heads * d_qk) * layers
+
+    # --- element-wise (norms, activations, residuals, rope): each stored activation written
+    # and read once (Korthikanti's 34 sbh bytes per layer, split by TP with sequence parallelism)
+    w.elem_bytes = 2.0 * 34.0 * T * h / tp * layers
+
+    # --- communication ---------------------------------------------------------------------
+    act = 2.0  # bf16 activations on the wire
+    tp_bytes = T * h * act
+    # 4 TP collectives per layer per direction (AG+RS around attention and MLP with SP,
+    # 2 all-reduces without: the same ring volume)
+    w.comms.append(Comm("tp", "all_reduce", tp_bytes, tp, one, 2 * layers, "fwd", "tp"))
+    w.comms.append(Comm("tp", "all_reduce", tp_bytes, tp, one, 2 * layers, "bwd", "tp"))
+    if model.moe:
+        disp = DTYPE_BYTES.get(precision, 2) if precision in ("fp8", "fp4") else act
+        disp = max(disp, 1)
+        t_rank = T / tp
+        a2a = t_rank * model.top_k * h
+        stride = tp * cp
+        for phase in ("fwd", "bwd"):
+            w.comms.append(Comm("ep_dispatch", "all_to_all", a2a * disp, ep, stride, moe_l, phase, "ep"))
+            w.comms.append(Comm("ep_combine", "all_to_all", a2a * act, ep, stride, moe_l, phase, "ep"))
+    kv_dim = (model.kv_lora + model.rope_dim) if model.mla else 2 * model.kv_heads * model.head_dim
+    cp_bytes = lay.mb * (seq / cp) * kv_dim * act / np.where(model.mla, 1, tp)
+    w.comms.append(Comm("cp_kv", "all_gather", cp_bytes * cp, cp, tp, layers, "fwd", "cp"))
+    w.comms.append(Comm("cp_kv", "all_gather", 2 * cp_bytes * cp, cp, tp, layers, "bwd", "cp"))
+    pp_bytes = T * h * act / np.where(lay.sp, tp, 1)
+    pp_stride = tp * cp * dp
+    w.comms.append(Comm("pp", "p2p", pp_bytes, lay.pp, pp_stride, one * (lay.pp > 1), "fwd", "pp"))
+    w.comms.append(Comm("pp", "p2p", pp_bytes, lay.pp, pp_stride, one * (lay.pp > 1), "bwd", "pp"))
+    return w
+
+
+def stage_params(model: ModelSpec, lay: TrainLayouts):
+    """(dense parameters, expert parameters) per chip on the most loaded stage."""
+    dense_l, moe_l = stage_layers(model, lay)
+    attn = model.attn_params + model.norm_params
+    dense = dense_l * (attn + model.dense_mlp_params) + moe_l * (
+        attn + model.shared_params + model.router_params
+    )
+    dense = dense / lay.tp
+    # embedding on the first stage, head (or the tied copy) on the last: the larger one counts
+    dense = dense + model.vocab * model.hidden / lay.tp
+    expert = moe_l * model.experts * model.expert_params / (lay.ep * lay.etp)
+    return dense, expert
+
+
+def dp_comms(model: ModelSpec, lay: TrainLayouts, grad_bytes: float = 4.0) -> list[Comm]:
+    """Per-step gradient reduction and parameter gathering over the data-parallel groups."""
+    dense, expert = stage_params(model, lay)
+    one = np.ones_like(dense)
+    out = []
+    edp = lay.tp * lay.cp * lay.dp / (lay.ep * lay.etp)
+    for name, params, group, stride in (
+        ("dp", dense, lay.dp, lay.tp * lay.cp),
+        ("edp", expert, edp, lay.ep * lay.etp),
+    ):
+        sharded = lay.zero >= 1
+        out.append(
+            Comm(f"{name}_grads", "all_reduce", params * grad_bytes, group, stride,
+                 one * ~sharded, "step", "dp")
+        )  # fmt: skip
+        out.append(
+            Comm(f"{name}_grads", "reduce_scatter", params * grad_bytes, group, stride,
+                 one * (sharded & (lay.zero < 3)), "step", "dp")
+        )  # fmt: skip
+        out.append(
+            Comm(f"{name}_params", "all_gather", params * 2.0, group, stride,
+                 one * (sharded & (lay.zero < 3)), "step", "dp")
+        )  # fmt: skip
+        # ZeRO-3 / FSDP: gather parameters for forward and backward, scatter gradients, per
+        # micro-batch (overlapped layer by layer)
+        z3 = one * (lay.zero >= 3)
+        out.append(Comm(f"{name}_fsdp_ag", "all_gather", params * 2.0, group, stride, 2 * z3, "fwd", "fsdp"))
+        out.append(Comm(f"{name}_fsdp_rs", "reduce_scatter", params * grad_bytes, group, stride, z3, "bwd", "fsdp"))
+    return out
+
+
+def model_flops_per_token(model: ModelSpec, seq: int) -> float:
+    """Training model FLOPs per token (PaLM / Megatron convention, no recompute)."""
+    attn = 6.0 * model.layers * model.heads * (model.qk_head_dim + (model.v_dim if model.mla else model.head_dim)) * seq
+    return 6.0 * model.matmul_params_per_token + attn
