@@ -23,7 +23,9 @@ def valid_chips(system, target: int = 100_000) -> int:
 
 
 def main() -> None:
-    print(f"machine: {platform.processor() or platform.machine()}, Python {platform.python_version()}")
+    print(
+        f"machine: {platform.processor() or platform.machine()}, Python {platform.python_version()}"
+    )
     worst = 0.0
     for name in catalog_names("systems"):
         system = load_system(name)

@@ -153,7 +153,9 @@ def predict(
 def validate(
     path: Annotated[str, typer.Argument(help="validation YAML file or folder")],
     as_json: JsonOpt = False,
-    only: Annotated[str | None, typer.Option("--only", help="ids starting with this prefix")] = None,
+    only: Annotated[
+        str | None, typer.Option("--only", help="ids starting with this prefix")
+    ] = None,
 ) -> None:
     """Predict published measurements and report the error per case, median and p90."""
     from rich.progress import Progress
@@ -173,8 +175,14 @@ def validate(
         for r in result["cases"]
     ]  # fmt: skip
     console.print(table("validation", ["case", "metric", "predicted", "measured", "error"], rows))
-    for key in ("median_abs_error", "p90_abs_error", "train_median_abs_error",
-                "train_p90_abs_error", "inf_median_abs_error", "inf_p90_abs_error"):
+    for key in (
+        "median_abs_error",
+        "p90_abs_error",
+        "train_median_abs_error",
+        "train_p90_abs_error",
+        "inf_median_abs_error",
+        "inf_p90_abs_error",
+    ):
         if result.get(key) is not None:
             console.print(f"{key}: {result[key]:.1%}")
     console.print(f"failed: {result['failed']}")

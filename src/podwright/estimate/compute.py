@@ -20,6 +20,7 @@ class ComputeModel:
     attn: float  # FLOP/s achieved by the attention kernels (16-bit)
     hbm: float  # B/s achieved
     in_bytes: float  # bytes per GEMM input element
+    units: int = 0  # SMs/CUs; 0 = no wave quantisation
 
     @classmethod
     def of(cls, chip: Chip, precision: str, side: int = 0) -> ComputeModel:
@@ -31,11 +32,26 @@ class ComputeModel:
             attn=chip.peak("bf16") * 1e12 * f["attention_peak_fraction"].at(side),
             hbm=chip.hbm_tbps * 1e12 * f["hbm_bw_fraction"].at(side),
             in_bytes=BYTES[precision],
+            units=chip.compute_units or 0,
         )
+
+    def wave_efficiency(self, m, n) -> np.ndarray:
+        """Share of the last wave of output tiles that keeps the SMs busy (NVIDIA, "Matrix
+        Multiplication Background User's Guide": tile and wave quantisation), for 128x256
+        tiles in the better orientation."""
+        if not self.units:
+            return np.ones_like(np.asarray(m, dtype=float))
+        best = 0.0
+        for tm, tn in ((128, 256), (256, 128)):
+            tiles = np.ceil(m / tm) * np.ceil(n / tn)
+            waves = np.ceil(tiles / self.units)
+            useful = (m * n) / (tm * tn)
+            best = np.maximum(best, useful / (waves * self.units))
+        return np.minimum(best, 1.0)
 
     def gemm(self, g: Gemm) -> np.ndarray:
         """Seconds for `g.count` GEMMs: the slower of math and memory traffic."""
-        math = 2.0 * g.m * g.n * g.k / self.peak
+        math = 2.0 * g.m * g.n * g.k / (self.peak * self.wave_efficiency(g.m, g.n))
         traffic = (g.m * g.k + g.k * g.n) * self.in_bytes + g.m * g.n * 2.0
         return np.maximum(math, traffic / self.hbm) * g.count
 

@@ -15,12 +15,10 @@ def activation_bytes_per_layer(model: ModelSpec, seq: int, mb, recompute) -> np.
 
     Megatron: s*b*h*(18 + 4*ffn/h) (attention core recomputed or FlashAttention); full
     recompute keeps the layer input, 2*s*b*h. MoE layers use the FFN width a token sees
-    (top-k experts + shared); a gated MLP stores its wider first projection (x1.5 on the FFN
-    term)."""
+    (top-k experts + shared). As in Megatron's formula, a gated MLP is not counted wider."""
     h = model.hidden
     ffn = (model.top_k * model.expert_ffn + model.shared_ffn) if model.moe else model.ffn
-    gate = 1.5 if model.gated else 1.0
-    per = seq * mb * h * (18.0 + 4.0 * gate * ffn / h)
+    per = seq * mb * h * (18.0 + 4.0 * ffn / h)
     full = RECOMPUTE.index("full")
     return np.where(recompute == full, 2.0 * seq * mb * h, per)
 
@@ -35,7 +33,11 @@ def in_flight(lay: TrainLayouts) -> np.ndarray:
     dual = np.minimum(pp + 1, m).astype(float)
     s = lay.schedule
     return np.select(
-        [s == SCHEDULES.index("interleaved"), s == SCHEDULES.index("gpipe"), s == SCHEDULES.index("dualpipe")],
+        [
+            s == SCHEDULES.index("interleaved"),
+            s == SCHEDULES.index("gpipe"),
+            s == SCHEDULES.index("dualpipe"),
+        ],
         [inter, gpipe, dual],
         base,
     )
@@ -46,11 +48,15 @@ def training_memory(model: ModelSpec, lay: TrainLayouts, seq: int) -> dict[str, 
     dense, expert = stage_params(model, lay)
     edp = lay.tp * lay.cp * lay.dp / (lay.ep * lay.etp)
     z = lay.zero
-    weights = 2.0 * (np.where(z >= 3, dense / lay.dp, dense) + np.where(z >= 3, expert / edp, expert))
+    weights = 2.0 * (
+        np.where(z >= 3, dense / lay.dp, dense) + np.where(z >= 3, expert / edp, expert)
+    )
     # DualPipe keeps two copies of the parameters (DeepSeek-V3 report, section 3.2.1)
     weights = np.where(lay.schedule == SCHEDULES.index("dualpipe"), 2 * weights, weights)
     grads = 4.0 * (np.where(z >= 2, dense / lay.dp, dense) + np.where(z >= 2, expert / edp, expert))
-    optim = 12.0 * (np.where(z >= 1, dense / lay.dp, dense) + np.where(z >= 1, expert / edp, expert))
+    optim = 12.0 * (
+        np.where(z >= 1, dense / lay.dp, dense) + np.where(z >= 1, expert / edp, expert)
+    )
     dense_l, moe_l = stage_layers(model, lay)
     per_layer = activation_bytes_per_layer(model, seq, lay.mb, lay.recompute) / (lay.tp * lay.cp)
     act = per_layer * (dense_l + moe_l) * in_flight(lay)

@@ -76,7 +76,9 @@ class NetworkModel:
             bw = per * np.maximum(m - 1, 1)
         elif self.up_kind == "torus":
             side = max(self.up_dims) if self.up_dims else 1
-            dims = np.clip(np.ceil(np.log(np.maximum(m, 2)) / np.log(max(side, 2))), 1, len(self.up_dims))
+            dims = np.clip(
+                np.ceil(np.log(np.maximum(m, 2)) / np.log(max(side, 2))), 1, len(self.up_dims)
+            )
             bw = 2 * self.up_link_bw * dims
         else:
             bw = np.full_like(m, self.up_bw, dtype=float)
@@ -114,7 +116,9 @@ class NetworkModel:
         lat_out = (self.out_latency_us[self.out_level(span)] + 5.0) * 1e-6
         if kind == "p2p":
             cross = stride >= self.domain
-            t_up = np.where(cross, 0.0, nbytes / self.up_bandwidth(np.full_like(m0, 2), False) / 1e9 + lat_up)
+            t_up = np.where(
+                cross, 0.0, nbytes / self.up_bandwidth(np.full_like(m0, 2), False) / 1e9 + lat_up
+            )
             t_out = np.where(cross, nbytes / b_out + lat_out, 0.0)
         elif kind == "all_to_all":
             peers = np.maximum(group - 1, 1)

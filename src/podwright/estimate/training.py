@@ -15,7 +15,9 @@ from podwright.workload.layout import RECOMPUTE, SCHEDULES, TrainLayouts
 from podwright.workload.model import ModelSpec
 from podwright.workload.training import dp_comms, model_flops_per_token, training_work
 
-OPTIMIZER_BYTES_PER_PARAM = 30.0  # Adam: read fp32 master, m, v, grad (16); write master, m, v, bf16 copy (14)
+OPTIMIZER_BYTES_PER_PARAM = (
+    30.0  # Adam: read fp32 master, m, v, grad (16); write master, m, v, bf16 copy (14)
+)
 
 
 @dataclass
@@ -61,7 +63,11 @@ def evaluate_training(
     fwd = t_gemm + t_attn + t_elem
     bwd = 2.0 * t_gemm + 2.5 * t_attn + 2.0 * t_elem
     rec = lay.recompute
-    recompute_t = np.where(rec == RECOMPUTE.index("full"), fwd, np.where(rec == RECOMPUTE.index("selective"), t_attn, 0.0))
+    recompute_t = np.where(
+        rec == RECOMPUTE.index("full"),
+        fwd,
+        np.where(rec == RECOMPUTE.index("selective"), t_attn, 0.0),
+    )
     compute = fwd + bwd + recompute_t
 
     # per micro-batch communication, by overlap class
@@ -72,9 +78,11 @@ def evaluate_training(
         comm[c.overlap] = comm[c.overlap] + t
         scale_out_time = scale_out_time + t * share
     # full recompute repeats the forward TP communication
-    tp_fwd = sum(_comm_time(net, c)[0] for c in work.comms if c.overlap == "tp" and c.phase == "fwd")
+    tp_fwd = sum(
+        _comm_time(net, c)[0] for c in work.comms if c.overlap == "tp" and c.phase == "fwd"
+    )
     comm["tp"] = comm["tp"] + np.where(rec == RECOMPUTE.index("full"), tp_fwd, 0.0)
-    tp_overlap = lay.sp if overlap.tp is None else np.full(len(lay), bool(overlap.tp))
+    tp_overlap = np.full(len(lay), bool(overlap.tp))
     dual = lay.schedule == SCHEDULES.index("dualpipe")
     ep_overlap = dual if overlap.ep is None else np.full(len(lay), bool(overlap.ep))
     exposed = {
@@ -91,7 +99,10 @@ def evaluate_training(
     s = lay.schedule
     bubble = np.select(
         [s == SCHEDULES.index("interleaved"), s == SCHEDULES.index("dualpipe")],
-        [(pp - 1) / np.maximum(lay.vpp, 1) * per_mb, np.maximum(pp / 2 - 1, 0) * (fwd + 0.5 * (bwd + recompute_t))],
+        [
+            (pp - 1) / np.maximum(lay.vpp, 1) * per_mb,
+            np.maximum(pp / 2 - 1, 0) * (fwd + 0.5 * (bwd + recompute_t)),
+        ],
         (pp - 1) * per_mb,
     )
 
@@ -151,7 +162,8 @@ def evaluate_training(
         "recompute_s": m * recompute_t,
         "comm_total_s": {k: m * v for k, v in comm.items()} | {"dp": t_grad + t_param},
         "comm_exposed_s": {k: m * v for k, v in exposed.items()} | {"dp": dp_exposed},
-        "scale_out_share": scale_out_time / np.maximum(m * sum(comm.values()) + t_grad + t_param, 1e-30),
+        "scale_out_share": scale_out_time
+        / np.maximum(m * sum(comm.values()) + t_grad + t_param, 1e-30),
         "microbatches": m,
     }
     return result

@@ -48,7 +48,13 @@ def validate_cases(cases: list[dict], progress=None) -> dict:
         except InputError as e:
             pred, error_msg = None, str(e)
         for metric, value in measured.items():
-            row = {"id": cid, "metric": metric, "measured": float(value), "predicted": None, "error": None}
+            row = {
+                "id": cid,
+                "metric": metric,
+                "measured": float(value),
+                "predicted": None,
+                "error": None,
+            }
             if pred is None:
                 row["failed"] = error_msg
             else:
@@ -80,5 +86,7 @@ def summarise(rows: list[dict]) -> dict:
         if sel.any():
             e = errs[sel]
             out[f"{prefix.rstrip('-')}_median_abs_error"] = float(np.median(e))
-            out[f"{prefix.rstrip('-')}_p90_abs_error"] = float(np.percentile(e, 90, method="higher"))
+            out[f"{prefix.rstrip('-')}_p90_abs_error"] = float(
+                np.percentile(e, 90, method="higher")
+            )
     return out

@@ -45,6 +45,7 @@ class Chip(Sourced):
     hbm_tbps: PositiveFloat
     scale_up: ScaleUpPort
     scale_out_gbps: PositiveFloat | None = None
+    compute_units: PositiveInt | None = None  # SMs / CUs that GEMM tiles are spread over
     tdp_w: PositiveFloat | None = None  # None where no source gives it; power then counts 0
     price_usd: PositiveFloat | None = None
 

@@ -29,7 +29,7 @@ class TrainParallel(Strict):
 class Overlap(Strict):
     """Which communication overlaps compute (optional; defaults documented in README)."""
 
-    tp: bool | None = None  # default: on with sequence_parallel (TP comm overlap)
+    tp: bool = False  # TP comm overlap (Megatron --tp-comm-overlap; off by default there too)
     dp: bool = True  # gradient reduce / parameter gather under the backward pass
     ep: bool | None = None  # default: on with the dualpipe schedule
     cp: bool = True  # ring attention's KV exchange under the attention compute

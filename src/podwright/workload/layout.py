@@ -157,8 +157,16 @@ def enumerate_layouts(training, model: ModelSpec, chips: int) -> tuple[TrainLayo
     reject((sch == 1) & (vpp < 2) & (pp > 1), "interleaved schedule needs vpp >= 2")
     reject((sch != 1) & (vpp > 1), "vpp > 1 needs the interleaved schedule")
     reject((sch == 1) & (pp == 1) & (vpp > 1), "interleaving needs PP > 1")
-    reject((sch == 1) & (pp > 1) & (m % np.maximum(pp, 1) != 0), "interleaved: micro-batches not a multiple of PP")
+    reject(
+        (sch == 1) & (pp > 1) & (m % np.maximum(pp, 1) != 0),
+        "interleaved: micro-batches not a multiple of PP",
+    )
     reject(np.ceil(model.layers / pp) < vpp, "fewer layers per stage than vpp")
+    even = model.layers % pp == 0
+    reject(
+        even & ((model.layers // np.maximum(pp, 1)) % vpp != 0),
+        "vpp does not divide the layers per stage",
+    )
     reject((sch == 2) & (pp % 2 != 0), "dualpipe needs an even PP")
     sp_cfg = training.sequence_parallel
     sp = np.where(tp > 1, True if sp_cfg is None else bool(sp_cfg), False)
@@ -183,5 +191,6 @@ REASON_FIELD = {
     "interleaving needs PP > 1": "training.parallel.vpp",
     "interleaved: micro-batches not a multiple of PP": "training.global_batch",
     "fewer layers per stage than vpp": "training.parallel.vpp",
+    "vpp does not divide the layers per stage": "training.parallel.vpp",
     "dualpipe needs an even PP": "training.parallel.pp",
 }

@@ -177,15 +177,23 @@ def model_from_config(cfg: dict, name: str = "model") -> ModelSpec:
     except KeyError as e:
         raise InputError(f"model.{e.args[0]}", "missing required key") from None
     except (TypeError, ValueError):
-        raise InputError("model", "hidden_size, num_hidden_layers, num_attention_heads must be integers") from None
-    for key, v in (("hidden_size", h), ("num_hidden_layers", layers), ("num_attention_heads", heads)):
+        raise InputError(
+            "model", "hidden_size, num_hidden_layers, num_attention_heads must be integers"
+        ) from None
+    for key, v in (
+        ("hidden_size", h),
+        ("num_hidden_layers", layers),
+        ("num_attention_heads", heads),
+    ):
         if v <= 0:
             raise InputError(f"model.{key}", f"must be positive (got {v})")
     if h % heads and "head_dim" not in cfg:
         raise InputError("model.num_attention_heads", f"{heads} does not divide hidden_size {h}")
     kv = int(_get(cfg, "num_key_value_heads", default=heads))
     if kv <= 0 or heads % kv:
-        raise InputError("model.num_key_value_heads", f"{kv} must divide num_attention_heads {heads}")
+        raise InputError(
+            "model.num_key_value_heads", f"{kv} must divide num_attention_heads {heads}"
+        )
     act = str(_get(cfg, "hidden_act", "activation_function", default="silu")).lower()
     gated = act in GATED_ACTS or bool(cfg.get("gated_mlp"))
     ffn = int(_get(cfg, "intermediate_size", "ffn_hidden_size", default=4 * h))

@@ -96,12 +96,19 @@ def training_work(model: ModelSpec, lay: TrainLayouts, seq: int, precision: str)
         s_eff = (1 - frac) * s_eff + frac * min(model.sliding_window, seq / 2.0)
     heads = model.heads / tp
     w.attn_flops = 2.0 * lay.mb * (seq / cp) * s_eff * heads * (d_qk + d_v) * layers
-    kv_heads = (model.heads if model.mla else model.kv_heads) / np.minimum(tp, model.kv_heads if not model.mla else tp)
+    kv_heads = (model.heads if model.mla else model.kv_heads) / np.minimum(
+        tp, model.kv_heads if not model.mla else tp
+    )
     w.attn_bytes = 2.0 * lay.mb * (seq / cp) * (heads * (d_qk + d_v) + 2 * kv_heads * d_qk) * layers
 
     # --- element-wise (norms, activations, residuals, rope): each stored activation written
     # and read once (Korthikanti's 34 sbh bytes per layer, split by TP with sequence parallelism)
     w.elem_bytes = 2.0 * 34.0 * T * h / tp * layers
+    if model.moe:
+        # token permutation around the experts (copy in, copy out) and the expert activations
+        # (gated first projection, activation output), each written and read once, 16-bit
+        per_tok = model.top_k * (2 * h + (up + 1) * model.expert_ffn)
+        w.elem_bytes = w.elem_bytes + 2.0 * 2.0 * (T / tp) * per_tok * moe_l
 
     # --- communication ---------------------------------------------------------------------
     act = 2.0  # bf16 activations on the wire
@@ -117,16 +124,22 @@ def training_work(model: ModelSpec, lay: TrainLayouts, seq: int, precision: str)
         a2a = t_rank * model.top_k * h
         stride = tp * cp
         for phase in ("fwd", "bwd"):
-            w.comms.append(Comm("ep_dispatch", "all_to_all", a2a * disp, ep, stride, moe_l, phase, "ep"))
-            w.comms.append(Comm("ep_combine", "all_to_all", a2a * act, ep, stride, moe_l, phase, "ep"))
+            w.comms.append(
+                Comm("ep_dispatch", "all_to_all", a2a * disp, ep, stride, moe_l, phase, "ep")
+            )
+            w.comms.append(
+                Comm("ep_combine", "all_to_all", a2a * act, ep, stride, moe_l, phase, "ep")
+            )
     kv_dim = (model.kv_lora + model.rope_dim) if model.mla else 2 * model.kv_heads * model.head_dim
     cp_bytes = lay.mb * (seq / cp) * kv_dim * act / np.where(model.mla, 1, tp)
     w.comms.append(Comm("cp_kv", "all_gather", cp_bytes * cp, cp, tp, layers, "fwd", "cp"))
     w.comms.append(Comm("cp_kv", "all_gather", 2 * cp_bytes * cp, cp, tp, layers, "bwd", "cp"))
     pp_bytes = T * h * act / np.where(lay.sp, tp, 1)
     pp_stride = tp * cp * dp
-    w.comms.append(Comm("pp", "p2p", pp_bytes, lay.pp, pp_stride, one * (lay.pp > 1), "fwd", "pp"))
-    w.comms.append(Comm("pp", "p2p", pp_bytes, lay.pp, pp_stride, one * (lay.pp > 1), "bwd", "pp"))
+    # one send per virtual stage (model chunk) and direction
+    hops = lay.vpp * (lay.pp > 1)
+    w.comms.append(Comm("pp", "p2p", pp_bytes, lay.pp, pp_stride, hops * one, "fwd", "pp"))
+    w.comms.append(Comm("pp", "p2p", pp_bytes, lay.pp, pp_stride, hops * one, "bwd", "pp"))
     return w
 
 
@@ -170,12 +183,33 @@ def dp_comms(model: ModelSpec, lay: TrainLayouts, grad_bytes: float = 4.0) -> li
         # ZeRO-3 / FSDP: gather parameters for forward and backward, scatter gradients, per
         # micro-batch (overlapped layer by layer)
         z3 = one * (lay.zero >= 3)
-        out.append(Comm(f"{name}_fsdp_ag", "all_gather", params * 2.0, group, stride, 2 * z3, "fwd", "fsdp"))
-        out.append(Comm(f"{name}_fsdp_rs", "reduce_scatter", params * grad_bytes, group, stride, z3, "bwd", "fsdp"))
+        out.append(
+            Comm(
+                f"{name}_fsdp_ag", "all_gather", params * 2.0, group, stride, 2 * z3, "fwd", "fsdp"
+            )
+        )
+        out.append(
+            Comm(
+                f"{name}_fsdp_rs",
+                "reduce_scatter",
+                params * grad_bytes,
+                group,
+                stride,
+                z3,
+                "bwd",
+                "fsdp",
+            )
+        )
     return out
 
 
 def model_flops_per_token(model: ModelSpec, seq: int) -> float:
     """Training model FLOPs per token (PaLM / Megatron convention, no recompute)."""
-    attn = 6.0 * model.layers * model.heads * (model.qk_head_dim + (model.v_dim if model.mla else model.head_dim)) * seq
+    attn = (
+        6.0
+        * model.layers
+        * model.heads
+        * (model.qk_head_dim + (model.v_dim if model.mla else model.head_dim))
+        * seq
+    )
     return 6.0 * model.matmul_params_per_token + attn
