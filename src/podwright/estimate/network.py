@@ -8,7 +8,8 @@ the level that holds the whole span (its oversubscription included). Every chip 
 its own NIC (rails), so the in-domain members cross the scale-out in parallel.
 
 Times are bandwidth terms (ring/pairwise algorithms, nccl-tests bus-bandwidth convention) plus a
-latency term per algorithm step from the levels' switch hops.
+latency term per algorithm step from the levels' switch hops (switch parts' latency_ns; no
+software latency is added, for want of a published figure).
 """
 
 from __future__ import annotations
@@ -112,8 +113,8 @@ class NetworkModel:
         reduce = kind in ("all_reduce", "reduce_scatter")
         b_up = self.up_bandwidth(m0, reduce) * 1e9
         b_out = self.out_bandwidth(span) * 1e9
-        lat_up = (self.up_latency_us + 2.0) * 1e-6
-        lat_out = (self.out_latency_us[self.out_level(span)] + 5.0) * 1e-6
+        lat_up = self.up_latency_us * 1e-6
+        lat_out = self.out_latency_us[self.out_level(span)] * 1e-6
         if kind == "p2p":
             cross = stride >= self.domain
             t_up = np.where(
@@ -121,7 +122,6 @@ class NetworkModel:
             )
             t_out = np.where(cross, nbytes / b_out + lat_out, 0.0)
         elif kind == "all_to_all":
-            peers = np.maximum(group - 1, 1)
             t_up = nbytes * (m0 - 1) / group / b_up + lat_up * (m0 > 1)
             t_out = nbytes * (group - m0) / group / b_out + lat_out * (outer > 1)
             t = np.maximum(t_up, t_out)

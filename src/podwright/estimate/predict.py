@@ -16,9 +16,15 @@ BAND_KEYS = ("step_time_s", "tokens_per_s_per_chip", "mfu", "tflops_per_chip")
 
 
 def _fabric(scenario: Scenario):
+    """The system built for the scenario's chips; a job on part of a node (1, 2 or 4 GPUs of
+    an 8-GPU server) is placed on whole nodes."""
     system = load_system(scenario.system)
+    chips = scenario.chips
+    per_node = system.node.chips
+    if chips % per_node and chips < system.scale_up.domain:
+        chips = -(-chips // per_node) * per_node
     try:
-        return build(system, scenario.chips)
+        return build(system, chips)
     except InputError as e:
         raise InputError("chips" if e.field == "chips" else e.field, e.reason) from None
 

@@ -80,6 +80,13 @@ class Inference(Strict):
     slo: Slo = Slo()
     mtp: Mtp | None = None
     disaggregated: Disaggregated | None = None
+    kv_cache_dtype: Precision = "bf16"  # optional: the KV-cache element type
+    expert_imbalance: Annotated[float, Field(ge=1)] = 1.0  # optional: busiest expert chip / mean
+
+
+class Economics(Strict):
+    life_years: PositiveFloat | None = None
+    usd_per_kwh: Annotated[float, Field(ge=0)] | None = None
 
 
 class Scenario(Strict):
@@ -91,6 +98,7 @@ class Scenario(Strict):
     precision_experts: Precision | None = None
     training: Training | None = None
     inference: Inference | None = None
+    economics: Economics | None = None  # optional overrides of catalog/economics.yaml
 
     @field_validator("model")
     @classmethod

@@ -1,0 +1,58 @@
+"""$/hour of a system, $/million tokens and tokens per joule of a prediction."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from functools import lru_cache
+
+from podwright.specs.catalog import CATALOG, read_yaml
+from podwright.topology import Fabric
+
+HOURS_PER_YEAR = 8766.0
+
+
+@lru_cache(maxsize=1)
+def defaults() -> dict:
+    data = read_yaml(CATALOG / "economics.yaml", "economics") or {}
+    return {k: v["value"] for k, v in data.items()}
+
+
+@dataclass(frozen=True)
+class CostInputs:
+    life_years: float
+    usd_per_kwh: float
+
+    @classmethod
+    def of(cls, override=None) -> CostInputs:
+        d = dict(defaults())
+        if override is not None:
+            d.update({k: v for k, v in override.model_dump().items() if v is not None})
+        return cls(life_years=float(d["life_years"]), usd_per_kwh=float(d["usd_per_kwh"]))
+
+
+def hourly(fabric: Fabric, inputs: CostInputs) -> dict:
+    """Capex amortised linearly over the life, plus energy at the all-in power (cooling
+    overhead of the system's cooling part included, so no separate PUE)."""
+    capex = sum(i.cost_usd for i in fabric.items)
+    power_kw = sum(i.power_w for i in fabric.items) / 1000
+    capex_h = capex / (inputs.life_years * HOURS_PER_YEAR)
+    energy_h = power_kw * inputs.usd_per_kwh
+    return {
+        "capex_usd": capex,
+        "life_years": inputs.life_years,
+        "usd_per_kwh": inputs.usd_per_kwh,
+        "power_kw": power_kw,
+        "usd_per_hour": capex_h + energy_h,
+        "usd_per_hour_capex": capex_h,
+        "usd_per_hour_energy": energy_h,
+    }
+
+
+def per_token(cost: dict, tokens_per_s: float) -> dict:
+    out = dict(cost)
+    if tokens_per_s > 0:
+        out["usd_per_mtoken"] = cost["usd_per_hour"] / (tokens_per_s * 3600) * 1e6
+        out["tokens_per_joule"] = (
+            tokens_per_s / (cost["power_kw"] * 1000) if cost["power_kw"] else None
+        )
+    return out

@@ -1,0 +1,415 @@
+"""Inference: prefill and decode steps, batch and SLO, MTP, serving with or without
+disaggregation, for arrays of (layout, batch) candidates."""
+
+from __future__ import annotations
+
+import itertools
+from collections import Counter
+
+import numpy as np
+
+from podwright.errors import InputError
+from podwright.estimate.compute import ComputeModel
+from podwright.estimate.network import NetworkModel
+from podwright.workload.inference import (
+    DTYPE_BYTES,
+    InferLayouts,
+    kv_bytes_per_token,
+    kv_bytes_per_token_per_chip,
+    step_work,
+    weights_per_chip,
+)
+from podwright.workload.model import ModelSpec
+
+BATCH_GRID = np.unique(np.round(2 ** np.arange(0, 17.01, 0.25)).astype(np.int64))
+
+
+def _divisors(n: int) -> list[int]:
+    return [d for d in range(1, n + 1) if n % d == 0]
+
+
+def enumerate_inference(inf, model: ModelSpec, chips: int) -> tuple[InferLayouts, Counter]:
+    par = inf.parallel
+    fixed = [v for v in (par.tp, par.pp, par.attn_dp) if v != "auto"]
+    if inf.instance_chips not in (None, "auto"):
+        ns = [int(inf.instance_chips)]
+    elif len(fixed) == 3:
+        ns = [int(par.tp) * int(par.pp) * int(par.attn_dp)]
+    else:
+        ns = [d for d in _divisors(chips) if d <= 1024]
+    rejected: Counter = Counter()
+    rows = []
+    for n in ns:
+        if chips % n:
+            rejected["instance_chips does not divide the chips"] += 1
+            continue
+        tps = [int(par.tp)] if par.tp != "auto" else [d for d in _divisors(n) if d <= 64]
+        pps = [int(par.pp)] if par.pp != "auto" else [d for d in _divisors(n) if d <= 16]
+        eps = [int(par.ep)] if par.ep != "auto" else (_divisors(n) if model.moe else [1])
+        for tp, pp, ep in itertools.product(tps, pps, eps):
+            if n % (tp * pp):
+                rejected["tp x pp does not divide the instance"] += 1
+                continue
+            dp = n // (tp * pp)
+            if par.attn_dp != "auto" and int(par.attn_dp) != dp:
+                rejected["tp x pp x attn_dp differs from the instance"] += 1
+                continue
+            if model.heads % tp or (model.kv_heads % tp and tp % model.kv_heads):
+                rejected["TP does not divide the attention heads"] += 1
+                continue
+            if model.moe and (n // pp) % ep:
+                rejected["EP does not divide the chips of a stage"] += 1
+                continue
+            if not model.moe and ep != 1:
+                rejected["EP needs an MoE model"] += 1
+                continue
+            rows.append((n, tp, pp, dp, ep))
+    if not rows:
+        reason = rejected.most_common(1)[0][0] if rejected else "no layout"
+        raise InputError("inference.parallel", reason)
+    base = np.array(rows, dtype=np.int64)
+    batches = BATCH_GRID if inf.batch == "auto" else np.array([int(inf.batch)])
+    grid = np.repeat(base, len(batches), axis=0)
+    b = np.tile(batches, len(base))
+    lay = InferLayouts(
+        n=grid[:, 0], tp=grid[:, 1], pp=grid[:, 2], dp=grid[:, 3], ep=grid[:, 4], batch=b
+    )
+    # a batch below one sequence per attention rank leaves ranks idle
+    keep = lay.batch >= lay.dp
+    rejected["batch smaller than attention-DP ranks"] += int((~keep).sum())
+    if not keep.any():
+        raise InputError("inference.batch", "smaller than the attention data-parallel ranks")
+    return lay.take(np.nonzero(keep)[0]), rejected
+
+
+class InferenceModel:
+    """Prices steps of one scenario on its fabric."""
+
+    def __init__(self, scenario, model: ModelSpec, fabric, side: int = 0):
+        self.s = scenario
+        self.inf = scenario.inference
+        self.model = model
+        self.fabric = fabric
+        self.chip = fabric.chip
+        self.prec = scenario.precision
+        self.eprec = scenario.precision_experts or self.prec
+        self.comp = ComputeModel.of(self.chip, self.prec, side)
+        self.comp_e = ComputeModel.of(self.chip, self.eprec, side)
+        self.net = NetworkModel.of(fabric, side)
+
+    def step(self, lay: InferLayouts, phase: str, new_tokens, context) -> dict[str, np.ndarray]:
+        w = step_work(
+            self.model, lay, phase, new_tokens, context, self.inf.kv_cache_dtype,
+            self.inf.expert_imbalance, self.prec,
+        )  # fmt: skip
+        parts = {"weights_gemm": 0.0, "expert_gemm": 0.0}
+        for g in w.gemms:
+            if g.cls == "expert":
+                parts["expert_gemm"] = parts["expert_gemm"] + self.comp_e.gemm(g)
+            else:
+                parts["weights_gemm"] = parts["weights_gemm"] + self.comp.gemm(g)
+        parts["attention_kv"] = self.comp.attention(w.attn_flops, w.attn_bytes)
+        parts["elementwise"] = self.comp.memory(w.elem_bytes)
+        compute = sum(parts.values())
+        comm = {"tp": 0.0, "ep": 0.0, "pp": 0.0}
+        for c in w.comms:
+            t, _ = self.net.time(c.kind, c.nbytes, c.group, c.stride)
+            comm[c.overlap] = comm[c.overlap] + t * c.count
+        # two-micro-batch overlap (DeepSeek, SGLang): the EP all-to-all of one half of the batch
+        # runs under the compute of the other half when each attention rank has >= 2 sequences
+        two = lay.batch / lay.dp >= 2
+        ep_exposed = np.where(two, np.maximum(0.0, comm["ep"] - compute), comm["ep"])
+        stage = compute + comm["tp"] + ep_exposed + comm["pp"]
+        out = {k: np.broadcast_to(v, stage.shape) for k, v in parts.items()}
+        out.update({"dispatch_combine": ep_exposed, "other_comm": comm["tp"] + comm["pp"]})
+        out["stage"] = stage
+        out["total"] = stage * lay.pp
+        return out
+
+    def memory(self, lay: InferLayouts, ctx_max: float, new_tokens: float) -> dict[str, np.ndarray]:
+        wb = DTYPE_BYTES[self.prec]
+        eb = DTYPE_BYTES[self.eprec]
+        dense, expert = weights_per_chip(self.model, lay, wb, eb)
+        kv = (lay.batch / lay.dp) * kv_bytes_per_token_per_chip(
+            self.model, lay, ctx_max, self.inf.kv_cache_dtype
+        )
+        tokens = lay.batch / lay.dp * new_tokens
+        scratch = 2.0 * tokens * (4 * self.model.hidden + 2 * self.model.ffn / lay.tp)
+        return {"weights": dense + expert, "kv_cache": kv, "activations": scratch}
+
+    def mtp_tokens(self) -> tuple[int, float]:
+        """(draft tokens proposed per step, expected tokens per step). accept_rate is accepted /
+        proposed draft tokens, so a step yields 1 + tokens x accept_rate tokens."""
+        mtp = self.inf.mtp
+        if not mtp:
+            return 0, 1.0
+        return mtp.tokens, 1.0 + mtp.tokens * mtp.accept_rate
+
+    def decode(self, lay: InferLayouts) -> dict[str, np.ndarray]:
+        inf = self.inf
+        drafts, per_step = self.mtp_tokens()
+        ctx = inf.input_len + inf.output_len / 2.0
+        st = self.step(lay, "decode", 1.0 + drafts, ctx)
+        # one MTP module (about one layer) runs per draft token
+        step = st["total"] * (1 + drafts / self.model.layers)
+        tpot = step / per_step
+        mem = self.memory(lay, inf.input_len + inf.output_len, 1.0 + drafts)
+        return {
+            "tpot_s": tpot,
+            "tokens_per_s_per_chip": lay.batch * per_step / step / lay.n,
+            "memory": mem,
+            "parts": st,
+        }
+
+    def prefill(self, lay: InferLayouts) -> dict[str, np.ndarray]:
+        inf = self.inf
+        cached = inf.input_len * inf.cache_hit
+        new = inf.input_len - cached
+        st = self.step(lay, "prefill", new, cached)
+        ttft = st["total"]
+        mem = self.memory(lay, inf.input_len, new)
+        return {
+            "ttft_s": ttft,
+            # prompt tokens including prefix-cache hits, as DeepSeek reports its prefill rate
+            "tokens_per_s_per_chip": lay.batch * inf.input_len / ttft / lay.n,
+            "memory": mem,
+            "parts": st,
+        }
+
+    def fits(self, mem: dict) -> np.ndarray:
+        return sum(mem.values()) <= self.chip.hbm_gb * 1e9
+
+
+def _choose(score, ok) -> int:
+    if not ok.any():
+        return -1
+    return int(np.argmax(np.where(ok, score, -np.inf)))
+
+
+def _serve(m: InferenceModel, lay: InferLayouts) -> dict[str, np.ndarray]:
+    """Prefill and decode sharing an instance (chunked prefill): every request's prompt is
+    processed between decode steps, so the instance's output rate is
+    B*O / (O*TPOT(B) + B*t_prefill), with t_prefill the prompt time per request at the
+    instance's best prefill batch."""
+    inf = m.inf
+    dec = m.decode(lay)
+    pre = m.prefill(lay)
+    # prefill cost per request at this layout's most efficient prefill batch
+    per_req = pre["ttft_s"] / lay.batch
+    keys = np.stack([lay.n, lay.tp, lay.pp, lay.dp, lay.ep], axis=1)
+    _, inv = np.unique(keys, axis=0, return_inverse=True)
+    inv = inv.ravel()
+    ok = m.fits(pre["memory"])
+    best = np.full(inv.max() + 1, np.inf)
+    np.minimum.at(best, inv[ok], per_req[ok])
+    t_req = np.where(np.isfinite(best[inv]), best[inv], per_req)
+    O = float(inf.output_len)
+    cycle = O * dec["tpot_s"] + lay.batch * t_req
+    rate = lay.batch * O / cycle  # output tokens/s per instance
+    return {
+        "tokens_per_s_per_chip": rate / lay.n,
+        "tpot_s": cycle / O,  # effective, prompts interleaved
+        "ttft_s": t_req + dec["tpot_s"],
+        "prefill_tokens_per_s_per_chip": inf.input_len / t_req / lay.n,
+        "memory": dec["memory"],
+        "parts": dec["parts"],
+    }
+
+
+def predict_inference(scenario, explain: bool = False) -> dict:
+    from podwright.estimate.predict import _fabric
+    from podwright.workload.model import load_model
+
+    inf = scenario.inference
+    model = load_model(scenario.model)
+    fabric = _fabric(scenario)
+    lay, rejected = enumerate_inference(inf, model, scenario.chips)
+    if inf.disaggregated:
+        return _predict_disaggregated(scenario, model, fabric, explain)
+    m = InferenceModel(scenario, model, fabric)
+    slo = inf.slo
+    if inf.phase == "decode":
+        r = m.decode(lay)
+        ok = m.fits(r["memory"]) & (r["tpot_s"] * 1e3 <= (slo.tpot_ms or np.inf))
+    elif inf.phase == "prefill":
+        r = m.prefill(lay)
+        ok = m.fits(r["memory"]) & (r["ttft_s"] * 1e3 <= (slo.ttft_ms or np.inf))
+    else:
+        r = _serve(m, lay)
+        ok = m.fits(r["memory"]) & (r["tpot_s"] * 1e3 <= (slo.tpot_ms or np.inf))
+        ok &= r["ttft_s"] * 1e3 <= (slo.ttft_ms or np.inf)
+    i = _choose(r["tokens_per_s_per_chip"], ok)
+    fits = i >= 0
+    if not fits:
+        mem_ok = m.fits(r["memory"])
+        i = _choose(r["tokens_per_s_per_chip"], mem_ok)
+        reason = (
+            "no layout and batch meets the SLO" if i >= 0 else "the weights and KV cache do not fit"
+        )
+        if i < 0:
+            i = int(np.argmin(sum(r["memory"].values())))
+    one = lay.take([i])
+    out: dict = {"scenario": scenario.name, "fits": bool(fits)}
+    if not fits:
+        need = float(sum(v[i] for v in r["memory"].values())) / 1e9
+        out["reason"] = (
+            f"{reason} (best candidate needs {need:.1f} GB of {fabric.chip.hbm_gb:g} GB)"
+        )
+    body = _metrics(m, one, inf.phase)
+    out["inference"] = body
+    out["layout"] = one.row(0)
+    out["band"] = _band(scenario, model, fabric, one, inf.phase)
+    tokens = body.get("decode_tokens_per_s_per_chip") or body.get("prefill_tokens_per_s_per_chip")
+    out["economics"] = _economics(scenario, fabric, tokens)
+    if explain:
+        out["explain"] = _explain(m, one, inf.phase, r, ok, lay)
+    return out
+
+
+def _metrics(m: InferenceModel, one: InferLayouts, phase: str) -> dict:
+    inf = m.inf
+    body: dict = {"batch": int(one.batch[0]), "instance_chips": int(one.n[0])}
+    if phase in ("decode", "serve"):
+        d = m.decode(one)
+        body["tpot_ms"] = float(d["tpot_s"][0] * 1e3)
+        body["decode_tokens_per_s_per_chip"] = float(d["tokens_per_s_per_chip"][0])
+        mem = d["memory"]
+    if phase in ("prefill", "serve"):
+        p = m.prefill(one)
+        body["ttft_ms"] = float(p["ttft_s"][0] * 1e3)
+        body["prefill_tokens_per_s_per_chip"] = float(p["tokens_per_s_per_chip"][0])
+        mem = p["memory"] if phase == "prefill" else mem
+    if phase == "serve":
+        s = _serve(m, one)
+        body["decode_tokens_per_s_per_chip"] = float(s["tokens_per_s_per_chip"][0])
+        body["tpot_ms"] = float(s["tpot_s"][0] * 1e3)
+        body["ttft_ms"] = float(s["ttft_s"][0] * 1e3)
+    body["memory_gb_per_chip"] = float(sum(v[0] for v in mem.values()) / 1e9)
+    body["memory_gb"] = {k: float(v[0] / 1e9) for k, v in mem.items()}
+    if inf.mtp:
+        body["tokens_per_step"] = m.mtp_tokens()[1]
+    return body
+
+
+def _band(scenario, model, fabric, one, phase) -> dict:
+    out: dict = {}
+    sides = [_metrics(InferenceModel(scenario, model, fabric, s), one, phase) for s in (-1, 1)]
+    for key in (
+        "tpot_ms",
+        "ttft_ms",
+        "decode_tokens_per_s_per_chip",
+        "prefill_tokens_per_s_per_chip",
+    ):
+        if key in sides[0]:
+            a, b = sides[0][key], sides[1][key]
+            out[f"inference.{key}"] = [min(a, b), max(a, b)]
+    return out
+
+
+def _economics(scenario, fabric, tokens_per_s_per_chip) -> dict:
+    from podwright.economics.cost import CostInputs, hourly, per_token
+
+    cost = hourly(fabric, CostInputs.of(scenario.economics))
+    share = scenario.chips / fabric.chips  # a job on part of a node pays its share
+    cost = {k: (v * share if k in ("capex_usd", "power_kw") or k.startswith("usd_per_hour") else v)
+            for k, v in cost.items()}
+    return per_token(cost, (tokens_per_s_per_chip or 0.0) * scenario.chips)
+
+
+def _explain(m: InferenceModel, one: InferLayouts, phase: str, r, ok, lay) -> dict:
+    st = m.decode(one)["parts"] if phase != "prefill" else m.prefill(one)["parts"]
+    split = {k: float(np.asarray(v)[0]) for k, v in st.items() if k not in ("stage", "total")}
+    out = {"step_s_per_stage": split, "stages": int(one.pp[0])}
+    if phase != "prefill":
+        out["decode_step_s"] = float(st["total"][0])
+        # what bounds the batch: the next larger batch of the same layout fails memory or SLO
+        same = (
+            (lay.n == one.n[0])
+            & (lay.tp == one.tp[0])
+            & (lay.pp == one.pp[0])
+            & (lay.ep == one.ep[0])
+        )
+        bigger = same & (lay.batch > one.batch[0])
+        if not bigger.any():
+            bound = "the batch grid's largest value"
+        else:
+            j = np.nonzero(bigger)[0][np.argmin(lay.batch[bigger])]
+            if not m.fits({k: v[[j]] for k, v in r["memory"].items()})[0]:
+                bound = "memory (KV cache capacity)"
+            else:
+                bound = (
+                    "SLO (TPOT)" if not ok[j] else "throughput (larger batch is slower per chip)"
+                )
+        out["batch_bound"] = bound
+    return out
+
+
+def _predict_disaggregated(scenario, model, fabric, explain) -> dict:
+    """Prefill and decode pools of their own chips; KV moves between them over the fabric."""
+    from podwright.specs.scenario import Inference
+
+    inf = scenario.inference
+    d = inf.disaggregated
+    base = inf.model_dump()
+    base.pop("disaggregated")
+    pre_s = scenario.model_copy(
+        update={
+            "inference": Inference(
+                **{
+                    **base,
+                    "phase": "prefill",
+                    "instance_chips": d.prefill_chips
+                    if inf.instance_chips in (None, "auto")
+                    else inf.instance_chips,
+                }
+            ),
+            "chips": d.prefill_chips,
+        }
+    )
+    dec_s = scenario.model_copy(
+        update={
+            "inference": Inference(
+                **{
+                    **base,
+                    "phase": "decode",
+                    "instance_chips": d.decode_chips
+                    if inf.instance_chips in (None, "auto")
+                    else inf.instance_chips,
+                }
+            ),
+            "chips": d.decode_chips,
+        }
+    )
+    pre = predict_inference(pre_s)
+    dec = predict_inference(dec_s)
+    p_rate = pre["inference"]["prefill_tokens_per_s_per_chip"] * d.prefill_chips / inf.input_len
+    d_rate = dec["inference"]["decode_tokens_per_s_per_chip"] * d.decode_chips / inf.output_len
+    rate = min(p_rate, d_rate)  # requests/s the deployment sustains
+    total = d.prefill_chips + d.decode_chips
+    kv = kv_bytes_per_token(model, inf.kv_cache_dtype) * inf.input_len
+    net = NetworkModel.of(fabric)
+    t_kv = float(net.time("p2p", np.array([kv]), np.array([2]), np.array([fabric.chips]))[0][0])
+    ideal = (inf.input_len / pre["inference"]["prefill_tokens_per_s_per_chip"]) / (
+        inf.output_len / dec["inference"]["decode_tokens_per_s_per_chip"]
+    )
+    body = {
+        "ttft_ms": pre["inference"]["ttft_ms"] + t_kv * 1e3,
+        "tpot_ms": dec["inference"]["tpot_ms"],
+        "prefill_tokens_per_s_per_chip": pre["inference"]["prefill_tokens_per_s_per_chip"],
+        "decode_tokens_per_s_per_chip": rate * inf.output_len / total,
+        "kv_transfer_ms": t_kv * 1e3,
+        "prefill_to_decode_chips_balanced": ideal,
+        "memory_gb_per_chip": max(
+            pre["inference"]["memory_gb_per_chip"], dec["inference"]["memory_gb_per_chip"]
+        ),
+        "batch": dec["inference"]["batch"],
+    }
+    out = {
+        "scenario": scenario.name,
+        "fits": pre["fits"] and dec["fits"],
+        "inference": body,
+        "layout": {"prefill": pre["layout"], "decode": dec["layout"]},
+        "band": {},
+        "economics": _economics(scenario, fabric, body["decode_tokens_per_s_per_chip"]),
+    }
+    return out
