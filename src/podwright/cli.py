@@ -188,6 +188,55 @@ def validate(
     console.print(f"failed: {result['failed']}")
 
 
+@app.command("search")
+def search_cmd(
+    scenario: Annotated[str, typer.Argument(help="scenario YAML with `auto` keys to search")],
+    top: Annotated[int, typer.Option("--top", help="results to show")] = 5,
+    objective: Annotated[
+        str, typer.Option(help="tokens_per_s_per_chip | cost_per_mtoken | step_time")
+    ] = "tokens_per_s_per_chip",
+    as_json: JsonOpt = False,
+    figure: Annotated[
+        str | None, typer.Option("--figure", "-o", help="Pareto front figure (.png/.html)")
+    ] = None,
+) -> None:
+    """Best parallel layouts of a scenario (every `auto` key enumerated), rejected counts, Pareto front."""
+    from podwright.report.tables import table
+    from podwright.search.layouts import search
+    from podwright.specs.scenario import load_scenario
+
+    result = search(load_scenario(scenario), top=top, objective=objective)
+    if figure:
+        from podwright.report.figures import pareto_figure
+
+        pareto_figure(result["pareto"], figure)
+    if as_json:
+        return _print_json(result)
+    rows = []
+    for r in result["results"]:
+        body = r.get("training") or r.get("inference")
+        lay = r["layout"]
+        par = lay.get("parallel", {})
+        rows.append(
+            [", ".join(f"{k}{v}" for k, v in par.items())]
+            + [lay.get("micro_batch", lay.get("batch")), lay.get("recompute", ""),
+               body.get("tokens_per_s_per_chip", body.get("decode_tokens_per_s_per_chip",
+                                                           body.get("prefill_tokens_per_s_per_chip"))),
+               body.get("mfu", body.get("tpot_ms")), body["memory_gb_per_chip"],
+               r["economics"].get("usd_per_mtoken")]
+        )  # fmt: skip
+    console.print(
+        table(f"best of {result['evaluated']:,} layouts",
+              ["layout", "micro-batch / batch", "recompute", "tokens/s/chip", "MFU / TPOT ms", "GB/chip", "$/Mtoken"], rows)
+    )  # fmt: skip
+    for reason, n in result["rejected"].items():
+        console.print(f"[dim]{n:,} rejected: {reason}[/dim]")
+    if result["pareto"]:
+        console.print(table("Pareto front (throughput vs latency)", ["layout", "tokens/s/chip", "latency ms", "$/Mtoken"],
+                            [[str(p["layout"]), p["tokens_per_s_per_chip"], p["latency_ms"], p["usd_per_mtoken"]]
+                             for p in result["pareto"]]))  # fmt: skip
+
+
 @app.command("list")
 def list_catalog(
     kind: Annotated[str, typer.Argument(help="chips | systems | models | parts")] = "systems",
@@ -199,6 +248,11 @@ def list_catalog(
         raise InputError("kind", f"must be chips, systems, models or parts (got {kind!r})")
     for name in catalog_names(kind):
         sys.stdout.write(name + "\n")
+
+
+from podwright.search.cli_sweep import sweep_app  # noqa: E402
+
+app.add_typer(sweep_app, name="sweep")
 
 
 def main() -> None:

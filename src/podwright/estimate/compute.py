@@ -6,7 +6,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from podwright.estimate.calibration import chip_factors
+from podwright.estimate.calibration import chip_factors, constants
 from podwright.specs import Chip
 from podwright.workload.operations import Gemm
 
@@ -21,6 +21,7 @@ class ComputeModel:
     hbm: float  # B/s achieved
     in_bytes: float  # bytes per GEMM input element
     units: int = 0  # SMs/CUs; 0 = no wave quantisation
+    floor: float = 0.0  # seconds: the least time one kernel takes
 
     @classmethod
     def of(cls, chip: Chip, precision: str, side: int = 0) -> ComputeModel:
@@ -33,6 +34,7 @@ class ComputeModel:
             hbm=chip.hbm_tbps * 1e12 * f["hbm_bw_fraction"].at(side),
             in_bytes=BYTES[precision],
             units=chip.compute_units or 0,
+            floor=constants()["kernel_floor_us"].at(-side) * 1e-6,
         )
 
     def wave_efficiency(self, m, n) -> np.ndarray:
@@ -42,21 +44,27 @@ class ComputeModel:
         if not self.units:
             return np.ones_like(np.asarray(m, dtype=float))
         best = 0.0
+        m = np.asarray(m, dtype=float)
+        n = np.asarray(n, dtype=float)
         for tm, tn in ((128, 256), (256, 128)):
-            tiles = np.ceil(m / tm) * np.ceil(n / tn)
+            # a dimension smaller than the tile gets a tile of its own size (skinny kernels)
+            tm_, tn_ = np.minimum(tm, np.maximum(m, 1)), np.minimum(tn, np.maximum(n, 1))
+            tiles = np.ceil(m / tm_) * np.ceil(n / tn_)
             waves = np.ceil(tiles / self.units)
-            useful = (m * n) / (tm * tn)
+            useful = (m * n) / (tm_ * tn_)
             best = np.maximum(best, useful / (waves * self.units))
-        return np.minimum(best, 1.0)
+        return np.clip(best, 1e-3, 1.0)
 
     def gemm(self, g: Gemm) -> np.ndarray:
         """Seconds for `g.count` GEMMs: the slower of math and memory traffic."""
         math = 2.0 * g.m * g.n * g.k / (self.peak * self.wave_efficiency(g.m, g.n))
         traffic = (g.m * g.k + g.k * g.n) * self.in_bytes + g.m * g.n * 2.0
-        return np.maximum(math, traffic / self.hbm) * g.count
+        return np.maximum(np.maximum(math, traffic / self.hbm), self.floor) * g.count
 
-    def attention(self, flops, nbytes) -> np.ndarray:
-        return np.maximum(np.asarray(flops) / self.attn, np.asarray(nbytes) / self.hbm)
+    def attention(self, flops, nbytes, kernels=0.0) -> np.ndarray:
+        t = np.maximum(np.asarray(flops) / self.attn, np.asarray(nbytes) / self.hbm)
+        return np.maximum(t, self.floor * np.asarray(kernels))
 
-    def memory(self, nbytes) -> np.ndarray:
-        return np.asarray(nbytes, dtype=float) / self.hbm
+    def memory(self, nbytes, kernels=0.0) -> np.ndarray:
+        t = np.asarray(nbytes, dtype=float) / self.hbm
+        return np.maximum(t, self.floor * np.asarray(kernels))

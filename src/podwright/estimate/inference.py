@@ -96,10 +96,12 @@ class InferenceModel:
         self.comp = ComputeModel.of(self.chip, self.prec, side)
         self.comp_e = ComputeModel.of(self.chip, self.eprec, side)
         self.net = NetworkModel.of(fabric, side)
+        low = self.prec in ("fp8", "fp4", "int8")
+        self.kv_dtype = self.inf.kv_cache_dtype or ("fp8" if low else "bf16")
 
     def step(self, lay: InferLayouts, phase: str, new_tokens, context) -> dict[str, np.ndarray]:
         w = step_work(
-            self.model, lay, phase, new_tokens, context, self.inf.kv_cache_dtype,
+            self.model, lay, phase, new_tokens, context, self.kv_dtype,
             self.inf.expert_imbalance, self.prec,
         )  # fmt: skip
         parts = {"weights_gemm": 0.0, "expert_gemm": 0.0}
@@ -108,8 +110,8 @@ class InferenceModel:
                 parts["expert_gemm"] = parts["expert_gemm"] + self.comp_e.gemm(g)
             else:
                 parts["weights_gemm"] = parts["weights_gemm"] + self.comp.gemm(g)
-        parts["attention_kv"] = self.comp.attention(w.attn_flops, w.attn_bytes)
-        parts["elementwise"] = self.comp.memory(w.elem_bytes)
+        parts["attention_kv"] = self.comp.attention(w.attn_flops, w.attn_bytes, w.attn_kernels)
+        parts["elementwise"] = self.comp.memory(w.elem_bytes, w.elem_kernels)
         compute = sum(parts.values())
         comm = {"tp": 0.0, "ep": 0.0, "pp": 0.0}
         for c in w.comms:
@@ -131,7 +133,7 @@ class InferenceModel:
         eb = DTYPE_BYTES[self.eprec]
         dense, expert = weights_per_chip(self.model, lay, wb, eb)
         kv = (lay.batch / lay.dp) * kv_bytes_per_token_per_chip(
-            self.model, lay, ctx_max, self.inf.kv_cache_dtype
+            self.model, lay, ctx_max, self.kv_dtype
         )
         tokens = lay.batch / lay.dp * new_tokens
         scratch = 2.0 * tokens * (4 * self.model.hidden + 2 * self.model.ffn / lay.tp)
@@ -153,7 +155,9 @@ class InferenceModel:
         # one MTP module (about one layer) runs per draft token
         step = st["total"] * (1 + drafts / self.model.layers)
         tpot = step / per_step
-        mem = self.memory(lay, inf.input_len + inf.output_len, 1.0 + drafts)
+        # paged KV cache under continuous batching: sequences are spread over their decode, so
+        # the batch holds on average input + output/2 tokens per sequence
+        mem = self.memory(lay, ctx, 1.0 + drafts)
         return {
             "tpot_s": tpot,
             "tokens_per_s_per_chip": lay.batch * per_step / step / lay.n,
@@ -311,8 +315,10 @@ def _economics(scenario, fabric, tokens_per_s_per_chip) -> dict:
 
     cost = hourly(fabric, CostInputs.of(scenario.economics))
     share = scenario.chips / fabric.chips  # a job on part of a node pays its share
-    cost = {k: (v * share if k in ("capex_usd", "power_kw") or k.startswith("usd_per_hour") else v)
-            for k, v in cost.items()}
+    cost = {
+        k: (v * share if k in ("capex_usd", "power_kw") or k.startswith("usd_per_hour") else v)
+        for k, v in cost.items()
+    }
     return per_token(cost, (tokens_per_s_per_chip or 0.0) * scenario.chips)
 
 
@@ -386,7 +392,7 @@ def _predict_disaggregated(scenario, model, fabric, explain) -> dict:
     d_rate = dec["inference"]["decode_tokens_per_s_per_chip"] * d.decode_chips / inf.output_len
     rate = min(p_rate, d_rate)  # requests/s the deployment sustains
     total = d.prefill_chips + d.decode_chips
-    kv = kv_bytes_per_token(model, inf.kv_cache_dtype) * inf.input_len
+    kv = kv_bytes_per_token(model, InferenceModel(scenario, model, fabric).kv_dtype) * inf.input_len
     net = NetworkModel.of(fabric)
     t_kv = float(net.time("p2p", np.array([kv]), np.array([2]), np.array([fabric.chips]))[0][0])
     ideal = (inf.input_len / pre["inference"]["prefill_tokens_per_s_per_chip"]) / (

@@ -42,6 +42,7 @@ class NetworkModel:
     out_eff: float
     ring_eff: float
     has_scale_out: bool
+    floor: float = 0.0  # seconds: the least time one collective kernel takes
 
     @classmethod
     def of(cls, fabric: Fabric, side: int = 0) -> NetworkModel:
@@ -65,6 +66,7 @@ class NetworkModel:
             out_eff=f["scale_out_busbw_fraction"].at(side),
             ring_eff=ring,
             has_scale_out=bool(outs),
+            floor=constants()["kernel_floor_us"].at(-side) * 1e-6,
         )
 
     # -- bandwidth available to m members of one scale-up domain ---------------------------
@@ -124,7 +126,7 @@ class NetworkModel:
         elif kind == "all_to_all":
             t_up = nbytes * (m0 - 1) / group / b_up + lat_up * (m0 > 1)
             t_out = nbytes * (group - m0) / group / b_out + lat_out * (outer > 1)
-            t = np.maximum(t_up, t_out)
+            t = np.maximum(np.maximum(t_up, t_out), self.floor)
             share = np.where(t > 0, t_out / np.maximum(t_up + t_out, 1e-30), 0.0)
             return np.where(group > 1, t, 0.0), share
         else:
@@ -132,8 +134,8 @@ class NetworkModel:
             t_up = passes * (m0 - 1) / m0 * nbytes / b_up + passes * np.log2(m0) * lat_up
             t_out = passes * (outer - 1) / outer * (nbytes / m0) / b_out
             t_out = t_out + passes * np.log2(outer) * lat_out
-        t = t_up + t_out
-        share = np.where(t > 0, t_out / np.maximum(t, 1e-30), 0.0)
+        t = np.maximum(t_up + t_out, self.floor)
+        share = np.where(t > 0, t_out / np.maximum(t_up + t_out, 1e-30), 0.0)
         return np.where(group > 1, t, 0.0), share
 
     def level_name(self, group, stride) -> list[str]:

@@ -53,6 +53,22 @@ def predict_training(scenario: Scenario, explain: bool = False) -> dict:
     one = layouts.take([i])
     lo = evaluate_training(model, fabric, one, tr.seq_len, scenario.precision, tr.overlap, side=-1)
     hi = evaluate_training(model, fabric, one, tr.seq_len, scenario.precision, tr.overlap, side=+1)
+    out = training_prediction(scenario, fabric, res, i)
+    band = {}
+    for key in BAND_KEYS:
+        a, b = float(getattr(lo, key)[0]), float(getattr(hi, key)[0])
+        band[f"training.{key}"] = [min(a, b), max(a, b)]
+    out["band"] = band
+    from podwright.estimate.inference import _economics
+
+    out["economics"] = _economics(scenario, fabric, out["training"]["tokens_per_s_per_chip"])
+    if explain:
+        out["explain"] = explain_training(res, i, model, fabric, layouts, scenario)
+    return out
+
+
+def training_prediction(scenario: Scenario, fabric, res: TrainingResult, i: int) -> dict:
+    """The prediction object (SCENARIO.md section 2) of layout i of a vectorised result."""
     out: dict = {"scenario": scenario.name, "fits": bool(res.fits[i])}
     if not res.fits[i]:
         need = res.memory_bytes[i] / 1e9
@@ -60,7 +76,7 @@ def predict_training(scenario: Scenario, explain: bool = False) -> dict:
             f"needs {need:.1f} GB per chip on the most loaded stage; "
             f"{fabric.chip.name} has {fabric.chip.hbm_gb:g} GB"
         )
-    train = {
+    out["training"] = {
         "step_time_s": float(res.step_time_s[i]),
         "tokens_per_s_per_chip": float(res.tokens_per_s_per_chip[i]),
         "mfu": float(res.mfu[i]),
@@ -70,15 +86,7 @@ def predict_training(scenario: Scenario, explain: bool = False) -> dict:
         "breakdown_s": {k: float(v[i]) for k, v in res.breakdown.items()},
         "memory_gb": {k: float(v[i] / 1e9) for k, v in res.memory.items()},
     }
-    out["training"] = train
-    out["layout"] = layouts.row(i)
-    band = {}
-    for key in BAND_KEYS:
-        a, b = float(getattr(lo, key)[0]), float(getattr(hi, key)[0])
-        band[f"training.{key}"] = [min(a, b), max(a, b)]
-    out["band"] = band
-    if explain:
-        out["explain"] = explain_training(res, i, model, fabric, layouts, scenario)
+    out["layout"] = res.layouts.row(i)
     return out
 
 

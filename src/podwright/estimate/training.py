@@ -58,8 +58,8 @@ def evaluate_training(
     for g in work.gemms:
         gemm_by_cls[g.cls] = gemm_by_cls.get(g.cls, 0.0) + comp.gemm(g)
     t_gemm = sum(gemm_by_cls.values())
-    t_attn = comp.attention(work.attn_flops, work.attn_bytes)
-    t_elem = comp.memory(work.elem_bytes)
+    t_attn = comp.attention(work.attn_flops, work.attn_bytes, work.attn_kernels)
+    t_elem = comp.memory(work.elem_bytes, work.elem_kernels)
     fwd = t_gemm + t_attn + t_elem
     bwd = 2.0 * t_gemm + 2.5 * t_attn + 2.0 * t_elem
     rec = lay.recompute

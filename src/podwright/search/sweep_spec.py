@@ -201,7 +201,9 @@ class Sweep:
                 picks.append(k)
             for a, vals, k in zip(self.axes, self._grid, reversed(picks), strict=True):
                 v = vals[k]
-                out.update(dict(zip(a.paths, v, strict=True)) if len(a.paths) > 1 else {a.paths[0]: v})
+                out.update(
+                    dict(zip(a.paths, v, strict=True)) if len(a.paths) > 1 else {a.paths[0]: v}
+                )
             return out
         for a, s in zip(self.axes, self._sampled(), strict=True):
             out.update(a.value(s[i]))

@@ -142,11 +142,12 @@ def nodes_per_rack(system: System, compute_items: list[BomItem], nodes: int) -> 
     return max(1, int(rack.power_kw * 1000 // node_w))
 
 
-def build(system: System | str, chips: int | None = None) -> Fabric:
-    """Build `chips` chips of `system` (default: one scale-up domain)."""
+def build(system: System | str, chips: int | None = None, chip: Chip | None = None) -> Fabric:
+    """Build `chips` chips of `system` (default: one scale-up domain). `chip`, where given,
+    replaces the chip the system names (a what-if chip, e.g. in a sweep)."""
     if isinstance(system, str):
         system = load_system(system)
-    chip = load_chip(system.chip)
+    chip = load_chip(system.chip) if chip is None else chip
     chips = system.scale_up.domain if chips is None else chips
     if isinstance(chips, bool) or not isinstance(chips, int) or chips < 1:
         raise InputError("chips", f"must be a positive whole number (got {chips!r})")

@@ -157,6 +157,9 @@ def graph(system, chip, chips: int, g: GraphBuilder, chip_ids: list[int]) -> Non
             leaf = leaves[rail * per_rail + min(per_rail - 1, slot * ep_per_chip // tree.down)]
             for _ in range(ep_per_chip):
                 g.link(chip_ids[c], leaf, cap, hop, TIER)
+        if tree.tiers == 3:
+            _pods(g, tree, tiers, cap, hop)
+            continue
         for t in range(1, tree.tiers):
             lower, upper = tiers[t - 1], tiers[t]
             per_lower = math.ceil(tree.links[t] / len(lower))
@@ -167,3 +170,25 @@ def graph(system, chip, chips: int, g: GraphBuilder, chip_ids: list[int]) -> Non
                         break
                     g.link(s, upper[k % len(upper)], cap, hop, TIER)
                     k += 1
+
+
+def _pods(g: GraphBuilder, tree: TreeShape, tiers: list[list[int]], cap: float, hop: float):
+    """A 3-tier folded Clos as pods: a pod is radix/2 leaves and the tier-2 switches they all
+    reach (one link from every leaf to every tier-2 switch of its pod); the tier-2 switch at
+    position j of every pod reaches spine group j. Leaves are numbered rail-major, so a pod
+    holds leaves of one rail where the rail is large enough."""
+    leaves, mids, spines = tiers
+    up1 = math.ceil(tree.links[1] / len(leaves))  # uplinks per leaf
+    per_pod = max(1, tree.radix // 2)
+    pods = math.ceil(len(leaves) / per_pod)
+    width = max(1, min(up1, len(mids) // pods))  # tier-2 switches per pod
+    for i, leaf in enumerate(leaves):
+        pod = i // per_pod
+        for k in range(up1):
+            g.link(leaf, mids[(pod * width + k % width) % len(mids)], cap, hop, TIER)
+    up2 = math.ceil(tree.links[2] / len(mids))
+    group = max(1, len(spines) // width)
+    for i, mid in enumerate(mids):
+        j = i % width
+        for k in range(up2):
+            g.link(mid, spines[(j * group + k % group) % len(spines)], cap, hop, TIER)

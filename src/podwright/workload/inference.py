@@ -14,7 +14,13 @@ from dataclasses import dataclass, fields
 import numpy as np
 
 from podwright.workload.model import ModelSpec
-from podwright.workload.operations import Comm, Gemm, Work
+from podwright.workload.operations import (
+    ELEMENTWISE_KERNELS_PER_LAYER,
+    ELEMENTWISE_KERNELS_PER_MOE_LAYER,
+    Comm,
+    Gemm,
+    Work,
+)
 
 DTYPE_BYTES = {"fp32": 4, "tf32": 4, "bf16": 2, "fp16": 2, "fp8": 1, "int8": 1, "fp4": 0.5}
 
@@ -59,7 +65,7 @@ def kv_bytes_per_token(model: ModelSpec, dtype: str = "bf16") -> float:
         per_layer = model.kv_lora + model.rope_dim
     else:
         per_layer = 2 * model.kv_heads * model.head_dim
-    return float(per_layer * model.layers * b)
+    return float(ELEMENTWISE_KERNELS_PER_LAYER * model.layers * b)
 
 
 def kv_bytes_per_token_per_chip(model: ModelSpec, lay: InferLayouts, ctx, dtype: str) -> np.ndarray:
@@ -152,7 +158,9 @@ def step_work(
         local = np.ceil(model.experts / lay.ep)
         # experts that receive at least one token: only their weights are read
         p_hit = 1.0 - (1.0 - model.top_k / model.experts) ** total_tokens
-        m_e = total_tokens * model.top_k / (model.experts * p_hit) * imbalance  # tokens per hit expert
+        m_e = (
+            total_tokens * model.top_k / (model.experts * p_hit) * imbalance
+        )  # tokens per hit expert
         cnt = moe_l * local * p_hit
         w.gemms.append(
             Gemm("expert_up", m_e, up * model.expert_ffn / lay.etp, h * one, cnt, "expert")
@@ -181,6 +189,10 @@ def step_work(
         w.attn_flops = 2.0 * T * ctx * heads * d * per_stage
         w.attn_bytes = b * kv_bytes_per_token_per_chip(model, lay, context + new_tokens, kv_dtype)
     w.elem_bytes = 2.0 * 34.0 * T * h / tp * per_stage
+    w.attn_kernels = per_stage
+    w.elem_kernels = ELEMENTWISE_KERNELS_PER_LAYER * per_stage + (
+        ELEMENTWISE_KERNELS_PER_MOE_LAYER * moe_l if model.moe else 0.0
+    )
 
     act = 2.0
     w.comms.append(Comm("tp", "all_reduce", T * h * act, tp, one, 2 * per_stage, "fwd", "tp"))

@@ -7,6 +7,12 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+# Unfused memory-bound passes per transformer layer as Megatron-Core / vLLM / SGLang launch them:
+# 2 norms, rotary embedding, activation, 2 residual adds (Korthikanti et al. 2022's 34 s*b*h
+# activation bytes are spread over these); an MoE layer adds router top-k, permute and unpermute.
+ELEMENTWISE_KERNELS_PER_LAYER = 6
+ELEMENTWISE_KERNELS_PER_MOE_LAYER = 3
+
 
 @dataclass
 class Gemm:
@@ -42,4 +48,6 @@ class Work:
     attn_flops: np.ndarray | float = 0.0  # executed (causal) attention-core FLOPs, forward
     attn_bytes: np.ndarray | float = 0.0
     elem_bytes: np.ndarray | float = 0.0  # element-wise HBM traffic, forward
+    attn_kernels: np.ndarray | float = 0.0  # attention kernel launches (one per layer)
+    elem_kernels: np.ndarray | float = 0.0  # element-wise kernel launches
     comms: list[Comm] = field(default_factory=list)

@@ -19,7 +19,13 @@ import numpy as np
 
 from podwright.workload.layout import TrainLayouts
 from podwright.workload.model import ModelSpec
-from podwright.workload.operations import Comm, Gemm, Work
+from podwright.workload.operations import (
+    ELEMENTWISE_KERNELS_PER_LAYER,
+    ELEMENTWISE_KERNELS_PER_MOE_LAYER,
+    Comm,
+    Gemm,
+    Work,
+)
 
 DTYPE_BYTES = {"fp32": 4, "tf32": 4, "bf16": 2, "fp16": 2, "fp8": 1, "int8": 1, "fp4": 0.5}
 
@@ -104,6 +110,10 @@ def training_work(model: ModelSpec, lay: TrainLayouts, seq: int, precision: str)
     # --- element-wise (norms, activations, residuals, rope): each stored activation written
     # and read once (Korthikanti's 34 sbh bytes per layer, split by TP with sequence parallelism)
     w.elem_bytes = 2.0 * 34.0 * T * h / tp * layers
+    w.attn_kernels = layers
+    w.elem_kernels = ELEMENTWISE_KERNELS_PER_LAYER * layers + (
+        ELEMENTWISE_KERNELS_PER_MOE_LAYER * moe_l if model.moe else 0.0
+    )
     if model.moe:
         # token permutation around the experts (copy in, copy out) and the expert activations
         # (gated first projection, activation output), each written and read once, 16-bit

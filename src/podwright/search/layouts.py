@@ -1,0 +1,123 @@
+"""Layout search: every `auto` key of a scenario over its valid values, evaluated as numpy
+arrays in one call, filtered by memory (and SLO), ranked by an objective; Pareto fronts."""
+
+from __future__ import annotations
+
+from collections import Counter
+
+import numpy as np
+
+from podwright.errors import InputError
+from podwright.estimate.inference import (
+    InferenceModel,
+    _economics,
+    _metrics,
+    _serve,
+    enumerate_inference,
+)
+from podwright.estimate.predict import _fabric, train_candidates, training_prediction
+from podwright.estimate.training import evaluate_training
+from podwright.specs.scenario import Scenario
+from podwright.workload.model import load_model
+
+OBJECTIVES = ("tokens_per_s_per_chip", "cost_per_mtoken", "step_time")
+
+
+def pareto(x: np.ndarray, y: np.ndarray) -> np.ndarray:
+    """Indices of the points not dominated when maximising x and minimising y."""
+    order = np.lexsort((y, -x))  # by x descending, then y ascending
+    front, best_y = [], np.inf
+    for i in order:
+        if y[i] < best_y:
+            front.append(i)
+            best_y = y[i]
+    return np.array(front, dtype=np.int64)
+
+
+def search(scenario: Scenario, top: int = 5, objective: str = "tokens_per_s_per_chip") -> dict:
+    if objective not in OBJECTIVES:
+        raise InputError("objective", f"must be one of {', '.join(OBJECTIVES)}")
+    if top < 1:
+        raise InputError("top", "must be at least 1")
+    model = load_model(scenario.model)
+    fabric = _fabric(scenario)
+    if scenario.training is not None:
+        return _search_training(scenario, model, fabric, top, objective)
+    return _search_inference(scenario, model, fabric, top, objective)
+
+
+def _search_training(scenario, model, fabric, top, objective) -> dict:
+    tr = scenario.training
+    layouts, rejected = train_candidates(scenario, model, fabric)
+    res = evaluate_training(model, fabric, layouts, tr.seq_len, scenario.precision, tr.overlap)
+    rejected = Counter(rejected)
+    oom = int((~res.fits).sum())
+    if oom:
+        rejected["out of memory"] += oom
+    idx = np.nonzero(res.fits)[0]
+    if objective == "step_time":
+        order = idx[np.argsort(res.step_time_s[idx], kind="stable")]
+    else:  # on one system, $/Mtoken ranks as tokens/s per chip does
+        order = idx[np.argsort(-res.tokens_per_s_per_chip[idx], kind="stable")]
+    results = []
+    for i in order[:top]:
+        p = training_prediction(scenario, fabric, res, int(i))
+        p["economics"] = _economics(scenario, fabric, p["training"]["tokens_per_s_per_chip"])
+        results.append(p)
+    return {
+        "evaluated": int(len(layouts)),
+        "results": results,
+        "rejected": dict(rejected.most_common()),
+        "pareto": [],
+    }
+
+
+def _search_inference(scenario, model, fabric, top, objective) -> dict:
+    inf = scenario.inference
+    lay, rejected = enumerate_inference(inf, model, scenario.chips)
+    m = InferenceModel(scenario, model, fabric)
+    if inf.phase == "prefill":
+        r = m.prefill(lay)
+        latency = r["ttft_s"] * 1e3
+        limit = inf.slo.ttft_ms or np.inf
+    else:
+        r = m.decode(lay) if inf.phase == "decode" else _serve(m, lay)
+        latency = r["tpot_s"] * 1e3
+        limit = inf.slo.tpot_ms or np.inf
+    fits = m.fits(r["memory"])
+    rejected = Counter(rejected)
+    rejected["out of memory"] += int((~fits).sum())
+    slo_bad = fits & (latency > limit)
+    rejected["misses the SLO"] += int(slo_bad.sum())
+    ok = fits & ~slo_bad
+    tps = r["tokens_per_s_per_chip"]
+    idx = np.nonzero(ok)[0]
+    order = idx[np.argsort(-tps[idx], kind="stable")]
+    results = []
+    for i in order[:top]:
+        one = lay.take([int(i)])
+        body = _metrics(m, one, inf.phase)
+        tok = body.get("decode_tokens_per_s_per_chip") or body.get("prefill_tokens_per_s_per_chip")
+        results.append(
+            {
+                "scenario": scenario.name,
+                "fits": True,
+                "inference": body,
+                "layout": one.row(0),
+                "economics": _economics(scenario, fabric, tok),
+            }
+        )
+    front = []
+    if len(idx):
+        cost = _economics(scenario, fabric, 1.0)["usd_per_hour"]
+        for j in idx[pareto(tps[idx], latency[idx])]:
+            front.append(
+                {
+                    "layout": lay.row(int(j)),
+                    "tokens_per_s_per_chip": float(tps[j]),
+                    "latency_ms": float(latency[j]),
+                    "usd_per_mtoken": float(cost / (tps[j] * scenario.chips * 3600) * 1e6),
+                }
+            )
+    rejected = {k: v for k, v in rejected.most_common() if v}
+    return {"evaluated": int(len(lay)), "results": results, "rejected": rejected, "pareto": front}
