@@ -207,12 +207,12 @@ def _serve(m: InferenceModel, lay: InferLayouts) -> dict[str, np.ndarray]:
     best = np.full(inv.max() + 1, np.inf)
     np.minimum.at(best, inv[ok], per_req[ok])
     t_req = np.where(np.isfinite(best[inv]), best[inv], per_req)
-    O = float(inf.output_len)
-    cycle = O * dec["tpot_s"] + lay.batch * t_req
-    rate = lay.batch * O / cycle  # output tokens/s per instance
+    out_len = float(inf.output_len)
+    cycle = out_len * dec["tpot_s"] + lay.batch * t_req
+    rate = lay.batch * out_len / cycle  # output tokens/s per instance
     return {
         "tokens_per_s_per_chip": rate / lay.n,
-        "tpot_s": cycle / O,  # effective, prompts interleaved
+        "tpot_s": cycle / out_len,  # effective, prompts interleaved
         "ttft_s": t_req + dec["tpot_s"],
         "prefill_tokens_per_s_per_chip": inf.input_len / t_req / lay.n,
         "memory": dec["memory"],

@@ -65,7 +65,7 @@ def kv_bytes_per_token(model: ModelSpec, dtype: str = "bf16") -> float:
         per_layer = model.kv_lora + model.rope_dim
     else:
         per_layer = 2 * model.kv_heads * model.head_dim
-    return float(ELEMENTWISE_KERNELS_PER_LAYER * model.layers * b)
+    return float(per_layer * model.layers * b)
 
 
 def kv_bytes_per_token_per_chip(model: ModelSpec, lay: InferLayouts, ctx, dtype: str) -> np.ndarray:
