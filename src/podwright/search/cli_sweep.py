@@ -71,12 +71,16 @@ def run(
     if as_json:
         sys.stdout.write(json.dumps(s, indent=2) + "\n")
         return
-    rate = f", {s['points_per_s']:,.0f} points/s" if s["points_per_s"] else ""
+    if s["evaluated"]:
+        now = (
+            f"{s['evaluated']:,} evaluated in {s['seconds']:.1f} s "
+            f"({s['points_per_s']:,.0f} points/s, {s['executor']}), {s['errors']:,} with errors"
+        )
+    else:
+        now = "nothing left to evaluate"
     sys.stdout.write(
-        f"sweep '{s['name']}' ({s['sweep_id']}): {s['points']:,} points; "
-        f"{s['evaluated']:,} evaluated now in {s['seconds']:.1f} s{rate} on {s['executor']}; "
-        f"{s['already_done']:,} were done before; {s['errors']:,} with errors; "
-        f"{s['files']} Parquet files in {s['out']}\n"
+        f"sweep '{s['name']}' ({s['sweep_id']}): {s['points']:,} points; {now}; "
+        f"{s['already_done']:,} done before; {s['files']} Parquet files in {s['out']}\n"
     )
 
 

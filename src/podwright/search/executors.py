@@ -152,16 +152,30 @@ class RayExecutor:
             self.ray.shutdown()
 
 
-def make_executor(kind: str, ctx: PointContext, workers: int | None, address: str | None):
+def warm(ctx: PointContext) -> None:
+    """Import the evaluation code once here, so forked workers start with it loaded."""
+    import podwright.topology  # noqa: F401
+
+    if ctx.workload != "bom":
+        import podwright.estimate.predict  # noqa: F401
+        import podwright.specs.scenario  # noqa: F401
+
+
+def check_executor(kind: str, workers: int | None, address: str | None) -> None:
     if kind not in EXECUTORS:
         raise InputError("executor", f"must be local or ray (got {kind!r})")
     if workers is not None and workers < 1:
         raise InputError("workers", f"must be at least 1 (got {workers})")
+    if address and kind != "ray":
+        raise InputError("address", "is for --executor ray")
+
+
+def make_executor(kind: str, ctx: PointContext, workers: int | None, address: str | None):
+    check_executor(kind, workers, address)
     if kind == "ray":
         return RayExecutor(ctx, workers, address)
-    if address:
-        raise InputError("address", "is for --executor ray")
     workers = workers or os.cpu_count() or 1
+    warm(ctx)
     if workers == 1:
         return SerialExecutor(ctx)
     return LocalExecutor(ctx, workers)

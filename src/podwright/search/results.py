@@ -162,5 +162,8 @@ def query(results: str | Path, sql: str) -> tuple[list[str], list[tuple]]:
 
 def read_results(results: str | Path) -> pa.Table:
     """Every row of a sweep as one Arrow table, ordered by point id."""
-    con = connect(results)
-    return con.execute("SELECT * FROM results ORDER BY id").fetch_arrow_table()
+    cur = connect(results).sql("SELECT * FROM results ORDER BY id")
+    for name in ("to_arrow_table", "fetch_arrow_table", "arrow"):  # DuckDB 2.x, 1.x
+        if hasattr(cur, name):
+            return getattr(cur, name)()
+    raise RuntimeError("this DuckDB gives no Arrow tables")  # pragma: no cover

@@ -18,7 +18,7 @@ from pathlib import Path
 import numpy as np
 
 from podwright.errors import InputError
-from podwright.search.executors import make_executor
+from podwright.search.executors import check_executor, make_executor
 from podwright.search.point import PointContext
 from podwright.search.results import ResultStore
 from podwright.search.sweep_spec import Sweep, load_sweep, parse_sweep
@@ -153,6 +153,7 @@ def run_sweep(
 ) -> dict:
     """Evaluate every point of `sweep` not yet in `out`; return a summary."""
     check_axes(sweep)
+    check_executor(executor, workers, address)
     if chunk_size is not None and chunk_size < 1:
         raise InputError("chunk_size", f"must be at least 1 (got {chunk_size})")
     ctx = PointContext.of(sweep)
@@ -164,9 +165,12 @@ def run_sweep(
     t0 = time.perf_counter()
     evaluated = errors = 0
     label = "nothing to do"
+    startup = 0.0
     if len(pending):
         ex = make_executor(executor, ctx, workers, address)
         label = ex.label
+        startup = time.perf_counter() - t0
+        t0 = time.perf_counter()
         size = chunk_size or sweep.chunk_size or auto_chunk_size(len(pending), ex.workers)
         chunks = iter(range(0, len(pending), size))
         inflight: dict = {}
@@ -208,6 +212,7 @@ def run_sweep(
         "evaluated": evaluated,
         "errors": errors,
         "seconds": seconds,
+        "startup_s": startup,
         "points_per_s": evaluated / seconds if evaluated and seconds > 0 else None,
         "executor": label,
         "out": str(out),

@@ -269,7 +269,10 @@ class TierRouter:
         ccount = np.diff(np.append(cstart, len(cp)))
         if mode == "ecmp":
             # one (entry, exit) pair per flow, drawn by hash in proportion to frac
-            h = mix(mix(a.astype(np.uint64) * np.uint64(1 << 32) + b.astype(np.uint64)) + salt)
+            h = mix(
+                mix(a.astype(np.uint64) * np.uint64(1 << 32) + b.astype(np.uint64))
+                + salt.astype(np.uint64)
+            )
             r = (h >> np.uint64(11)).astype(float) / float(1 << 53)
             cum = np.cumsum(frac)
             base = np.where(cstart[pinv] > 0, cum[cstart[pinv] - 1], 0.0)
@@ -293,7 +296,9 @@ class TierRouter:
         if not mid.any():
             return
         if mode == "ecmp":
-            self._walk(f_e[mid], u[c_e][mid], w[c_e][mid], a[rows][mid], b[rows][mid], salt, out)
+            self._walk(
+                f_e[mid], u[c_e][mid], w[c_e][mid], a[rows][mid], b[rows][mid], salt[mid], out
+            )
             return
         key = u[c_e][mid] * self.ng.vertices + w[c_e][mid]
         out.segs(self, f_e[mid], key, wt[mid])
@@ -315,7 +320,7 @@ class TierRouter:
             tot = np.bincount(rows, weights=wgt, minlength=len(idx))
             h = mix(
                 mix(a[idx].astype(np.uint64) * np.uint64(1 << 32) + b[idx].astype(np.uint64))
-                + np.uint64(salt)
+                + salt[idx].astype(np.uint64)
                 + np.uint64(7919 * (step + 1))
             )
             r = (h >> np.uint64(11)).astype(float) / float(1 << 53) * tot

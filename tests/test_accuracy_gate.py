@@ -1,0 +1,39 @@
+"""Accuracy regression gate (as AIConfigurator's): validate the public cases and fail when the
+median or 90th-percentile absolute error rises above the recorded level."""
+
+import json
+from pathlib import Path
+
+import pytest
+
+from podwright.estimate.validate import load_cases, validate_cases
+
+CASES = Path(__file__).resolve().parents[1].parent / "shared" / "validation" / "published.yaml"
+GATE = json.loads((Path(__file__).with_name("accuracy_gate.json")).read_text())
+
+
+@pytest.fixture(scope="module")
+def result():
+    if not CASES.is_file():
+        pytest.skip(f"no validation cases at {CASES}")
+    return validate_cases(load_cases(CASES))
+
+
+def test_every_case_is_predicted(result):
+    assert result["failed"] == GATE["failed"], [c for c in result["cases"] if c.get("failed")]
+
+
+@pytest.mark.parametrize(
+    "key",
+    ["train_median_abs_error", "train_p90_abs_error", "inf_median_abs_error", "inf_p90_abs_error"],
+)
+def test_error_not_above_recorded_level(result, key):
+    assert result[key] <= GATE[key] + 1e-9, f"{key} = {result[key]:.3f} > {GATE[key]}"
+
+
+def test_validate_json_contract(cli):
+    r = cli("validate", str(CASES), "--json", "--only", "train-palm")
+    assert r.returncode == 0, r.stderr
+    data = json.loads(r.stdout)
+    assert set(data["cases"][0]) >= {"id", "metric", "predicted", "measured", "error"}
+    assert "median_abs_error" in data and "p90_abs_error" in data

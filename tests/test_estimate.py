@@ -1,0 +1,221 @@
+"""The costing oracle: memory against Megatron's formulas, fits, fabric levels, monotonicity,
+the prediction contract, and vectorised results equal to single predictions."""
+
+import json
+import math
+
+import numpy as np
+import pytest
+
+from podwright.estimate.memory import training_memory
+from podwright.estimate.predict import predict
+from podwright.estimate.training import evaluate_training
+from podwright.specs.scenario import Overlap, parse_scenario
+from podwright.topology import build
+from podwright.workload.layout import TrainLayouts, enumerate_layouts
+from podwright.workload.model import load_model
+
+
+def scenario(**kw):
+    base = {
+        "name": "t",
+        "system": "hgx-h100-ib",
+        "chips": 1024,
+        "model": "llama-3.1-70b",
+        "precision": "bf16",
+        "training": {
+            "seq_len": 4096,
+            "global_batch": 512,
+            "parallel": {"tp": 8, "pp": 4, "cp": 1, "ep": 1, "etp": 1, "vpp": 1},
+            "zero": 1,
+            "recompute": "selective",
+        },
+    }
+    base.update(kw)
+    return parse_scenario(base)
+
+
+def megatron_memory(model, seq, mb, tp, pp, dp, m, distributed_optimizer=True):
+    """Megatron-LM megatron/training/theoretical_memory_usage.py (weights+optimizer and
+    activations, non-interleaved schedule), transcribed for the check."""
+    h, L, V, ffn = model.hidden, model.layers, model.vocab, model.ffn
+    transformer = L * (model.attn_params + model.norm_params + model.dense_mlp_params)
+    embedding = V * h
+    most_loaded = (transformer / pp + embedding) / tp
+    per_param = 6 + 12 / dp if distributed_optimizer else 18
+    weights_optimizer = most_loaded * per_param
+    act = seq * mb * h * (18 + 4 * ffn / h) * L
+    act += 8 * seq * mb * pp + seq * mb * h * pp
+    act *= min(1, m / pp) if pp > 1 else 1
+    if pp == 1:
+        act += seq * mb * h * 4 * (1 + V / h)
+    return weights_optimizer, act / tp
+
+
+@pytest.mark.parametrize(
+    "name, tp, pp, dp",
+    [("gpt3-175b", 8, 8, 16), ("llama-2-70b", 4, 4, 8), ("llama-3.1-8b", 2, 1, 32)],
+)
+def test_memory_matches_megatron_formula(name, tp, pp, dp):
+    model = load_model(name)
+    seq, mb, m = 4096, 1, 64
+    lay = TrainLayouts(
+        tp=np.array([tp]), pp=np.array([pp]), dp=np.array([dp]), cp=np.array([1]),
+        ep=np.array([1]), etp=np.array([1]), vpp=np.array([1]), mb=np.array([mb]),
+        zero=np.array([1]), recompute=np.array([1]), schedule=np.array([0]),
+        sp=np.array([tp > 1]), gbs=np.array([dp * mb * m]),
+    )  # fmt: skip
+    mem = training_memory(model, lay, seq)
+    ref_wo, ref_act = megatron_memory(model, seq, mb, tp, pp, dp, m)
+    ours_wo = mem["weights"][0] + mem["gradients"][0] + mem["optimizer"][0]
+    assert ours_wo == pytest.approx(ref_wo, rel=0.02)
+    assert mem["activations"][0] == pytest.approx(ref_act, rel=0.03)
+
+
+def test_does_not_fit_reports_reason():
+    s = scenario(
+        chips=8,
+        model="llama-3.1-405b",
+        training={
+            "seq_len": 8192,
+            "global_batch": 8,
+            "parallel": {"tp": 1, "pp": 1, "cp": 1},
+            "zero": 0,
+            "recompute": "full",
+        },
+    )
+    p = predict(s)
+    assert p["fits"] is False
+    assert "GB" in p["reason"] and p["training"]["memory_gb_per_chip"] > 80
+
+
+def test_prediction_contract_and_band():
+    p = predict(scenario())
+    t = p["training"]
+    assert set(t["breakdown_s"]) == {"compute", "exposed_comm", "pipeline_bubble", "optimizer"}
+    assert math.isclose(sum(t["breakdown_s"].values()), t["step_time_s"], rel_tol=1e-9)
+    assert 0 < t["mfu"] < 1
+    lo, hi = p["band"]["training.mfu"]
+    assert lo <= t["mfu"] <= hi
+    json.dumps(p)  # serialisable
+
+
+def test_ep_all_to_all_crosses_scale_out_on_h800_not_on_cloudmatrix():
+    layout = {"tp": 1, "pp": 16, "ep": 64, "cp": 1, "etp": 1, "vpp": 1}
+    train = {"seq_len": 4096, "global_batch": 15360, "parallel": layout, "zero": 1,
+             "schedule": "dualpipe", "recompute": "none"}  # fmt: skip
+    levels = {}
+    for system, chips in (("hgx-h800-roce", 2048), ("cloudmatrix384", 3072)):
+        s = scenario(
+            system=system, chips=chips, model="deepseek-v3", precision="fp8", training=train
+        )
+        ex = predict(s, explain=True)["explain"]
+        levels[system] = {c["fabric"] for c in ex["collectives"] if c["name"].startswith("ep_")}
+    assert levels["hgx-h800-roce"] == {"scale-up + scale-out"}
+    assert levels["cloudmatrix384"] == {"scale-up"}
+
+
+def test_vectorised_equals_single_predictions():
+    s = scenario(
+        training={
+            "seq_len": 4096,
+            "global_batch": 512,
+            "micro_batch": "auto",
+            "parallel": {"tp": "auto", "pp": "auto", "cp": 1, "vpp": "auto"},
+            "zero": "auto",
+            "recompute": "auto",
+        }
+    )
+    model = load_model(s.model)
+    fabric = build(s.system, s.chips)
+    lay, _ = enumerate_layouts(s.training, model, s.chips)
+    batch = evaluate_training(model, fabric, lay, 4096, "bf16", Overlap())
+    rng = np.random.default_rng(0)
+    for i in rng.choice(len(lay), size=12, replace=False):
+        one = evaluate_training(model, fabric, lay.take([i]), 4096, "bf16", Overlap())
+        assert one.step_time_s[0] == pytest.approx(batch.step_time_s[i], rel=1e-12)
+        assert one.memory_bytes[0] == pytest.approx(batch.memory_bytes[i], rel=1e-12)
+
+
+def _decode_scenario(chip_file=None):
+    sysname = "hgx-h100-ib"
+    return parse_scenario(
+        {
+            "system": sysname,
+            "chips": 8,
+            "model": "llama-3.1-70b",
+            "precision": "fp8",
+            "inference": {
+                "phase": "decode", "input_len": 2048, "output_len": 512, "batch": 64,
+                "instance_chips": 8, "parallel": {"tp": 8, "pp": 1, "attn_dp": 1},
+            },
+        }
+    )  # fmt: skip
+
+
+def test_decode_step_falls_as_hbm_bandwidth_rises(tmp_path):
+    from podwright.estimate.inference import InferenceModel, enumerate_inference
+    from podwright.specs import load_chip
+
+    s = _decode_scenario()
+    model = load_model(s.model)
+    base = build(s.system, 8)
+    tpots = []
+    for tbps in (2.0, 3.35, 5.0, 8.0):
+        chip = load_chip("h100-sxm").model_copy(update={"hbm_tbps": tbps})
+        fabric = type(base)(base.system, chip, base.chips, base.levels, base.items)
+        m = InferenceModel(s, model, fabric)
+        lay, _ = enumerate_inference(s.inference, model, 8)
+        tpots.append(float(m.decode(lay)["tpot_s"][0]))
+    assert all(a > b for a, b in zip(tpots, tpots[1:], strict=False))
+
+
+def test_inference_prediction_contract():
+    p = predict(_decode_scenario(), explain=True)
+    inf = p["inference"]
+    assert inf["tpot_ms"] > 0 and inf["decode_tokens_per_s_per_chip"] > 0
+    assert p["economics"]["usd_per_mtoken"] > 0
+    ex = p["explain"]
+    assert {"weights_gemm", "attention_kv", "expert_gemm", "dispatch_combine", "other_comm"} <= set(
+        ex["step_s_per_stage"]
+    )
+    assert "batch_bound" in ex
+
+
+@pytest.mark.parametrize(
+    "patch, field",
+    [
+        ({"training": {"seq_len": 4096, "parallel": {"tp": 3}}}, "training.parallel"),
+        (
+            {"training": {"seq_len": 4096, "parallel": {"tp": 8, "pp": 4, "dp": 7}}},
+            "training.parallel.dp",
+        ),
+        ({"model": "no-such-model"}, "model"),
+        ({"training": {"seq_len": -1}}, "training.seq_len"),
+    ],
+)
+def test_bad_scenarios_exit_2(cli, tmp_path, patch, field):
+    import yaml
+
+    body = {"name": "bad", "system": "hgx-h100-ib", "chips": 1024, "model": "llama-3.1-70b",
+            "training": {"seq_len": 4096, "global_batch": 512}}  # fmt: skip
+    body.update(patch)
+    path = tmp_path / "bad.yaml"
+    path.write_text(yaml.safe_dump(body))
+    r = cli("predict", str(path))
+    assert r.returncode == 2, r.stdout
+    line = r.stderr.strip()
+    assert "\n" not in line and field in line, line
+
+
+@pytest.mark.parametrize("tpot", [0, -5])
+def test_bad_slo_exits_2(cli, tmp_path, tpot):
+    import yaml
+
+    body = {"system": "hgx-h100-ib", "chips": 8, "model": "llama-3.1-8b",
+            "inference": {"phase": "decode", "slo": {"tpot_ms": tpot}}}  # fmt: skip
+    path = tmp_path / "slo.yaml"
+    path.write_text(yaml.safe_dump(body))
+    r = cli("predict", str(path))
+    assert r.returncode == 2
+    assert "inference.slo.tpot_ms" in r.stderr and len(r.stderr.strip().splitlines()) == 1

@@ -1,0 +1,77 @@
+"""Layout search: auto keys enumerated, rejected counts, Pareto front, and on the public
+training cases a layout at least as fast as the published one."""
+
+import copy
+from pathlib import Path
+
+import pytest
+import yaml
+
+from podwright.estimate.predict import predict
+from podwright.search.layouts import pareto, search
+from podwright.specs.scenario import parse_scenario
+
+CASES = Path(__file__).resolve().parents[1].parent / "shared" / "validation" / "published.yaml"
+
+
+def test_pareto_front():
+    import numpy as np
+
+    x = np.array([1.0, 2.0, 3.0, 2.5, 0.5])
+    y = np.array([1.0, 2.0, 5.0, 6.0, 0.2])
+    assert sorted(pareto(x, y).tolist()) == [0, 1, 2, 4]
+
+
+def test_training_search_counts_rejections():
+    s = parse_scenario(
+        {"system": "hgx-h100-ib", "chips": 64, "model": "llama-3.1-8b",
+         "training": {"seq_len": 4096, "global_batch": 256, "micro_batch": "auto",
+                      "parallel": {"tp": "auto", "pp": "auto", "cp": 1, "vpp": "auto"},
+                      "zero": "auto", "recompute": "auto"}}
+    )  # fmt: skip
+    r = search(s, top=3)
+    assert len(r["results"]) == 3
+    tps = [x["training"]["tokens_per_s_per_chip"] for x in r["results"]]
+    assert tps == sorted(tps, reverse=True)
+    assert r["rejected"] and all(v > 0 for v in r["rejected"].values())
+
+
+def test_inference_search_pareto():
+    s = parse_scenario(
+        {"system": "hgx-h100-ib", "chips": 8, "model": "llama-3.1-70b", "precision": "fp8",
+         "inference": {"phase": "decode", "input_len": 2048, "output_len": 512,
+                       "parallel": {"tp": "auto", "pp": 1, "attn_dp": "auto"},
+                       "instance_chips": "auto", "slo": {"tpot_ms": 50}}}
+    )  # fmt: skip
+    r = search(s, top=2)
+    assert r["results"] and r["pareto"]
+    assert all(p["latency_ms"] <= 50 for p in r["pareto"])
+
+
+AUTO_KEYS = ("tp", "pp", "cp", "vpp")
+
+
+def _auto(case):
+    s = copy.deepcopy(case["scenario"])
+    par = s["training"].setdefault("parallel", {})
+    for k in AUTO_KEYS:
+        par[k] = "auto"
+    par.pop("dp", None)
+    return s
+
+
+@pytest.mark.skipif(not CASES.is_file(), reason="no shared validation cases")
+@pytest.mark.parametrize(
+    "case_id",
+    ["train-mcore-h100-weak-70b-x768", "train-llama3-405b-h100x8192-seq8192",
+     "train-mbridge-h100-qwen3-235b-x256", "train-korthikanti-530b-a100x280"],
+)  # fmt: skip
+def test_search_beats_or_matches_published_layout(case_id):
+    case = next(c for c in yaml.safe_load(CASES.read_text())["cases"] if c["id"] == case_id)
+    published = predict(parse_scenario(case["scenario"]))
+    found = search(parse_scenario(_auto(case)), top=1)["results"][0]
+    assert (
+        found["training"]["tokens_per_s_per_chip"]
+        >= published["training"]["tokens_per_s_per_chip"] * (1 - 1e-9)
+        or not published["fits"]
+    )
