@@ -47,8 +47,8 @@ def test_flops_per_token_palm_formula():
     n = m.matmul_params_per_token
     assert model_flops_per_token(m, s) == pytest.approx(6 * n + 12 * 96 * 96 * 128 * s)
     # Megatron's formula 72 l h^2 (1 + s/6h + V/12lh) per token without recompute
-    l, h, V = 96, 12288, 50257
-    megatron = 72 * l * h * h * (1 + s / (6 * h) + V / (12 * l * h))
+    layers, h, V = 96, 12288, 50257
+    megatron = 72 * layers * h * h * (1 + s / (6 * h) + V / (12 * layers * h))
     assert model_flops_per_token(m, s) == pytest.approx(megatron, rel=0.01)
 
 
