@@ -87,9 +87,36 @@ def compare(
     systems: Annotated[list[str], typer.Argument(help="two or more systems")],
     chips: ChipsOpt = None,
     as_json: JsonOpt = False,
+    model: Annotated[str | None, typer.Option(help="compare serving this model instead")] = None,
+    input_len: Annotated[int, typer.Option(help="prompt tokens (with --model)")] = 4096,
+    output_len: Annotated[int, typer.Option(help="generated tokens (with --model)")] = 1024,
+    tpot_ms: Annotated[float | None, typer.Option(help="TPOT SLO in ms (with --model)")] = None,
+    precision: Annotated[str, typer.Option(help="matmul precision (with --model)")] = "fp8",
 ) -> None:
-    """Side-by-side figures of one supernode each (or --chips N each), with ratios to the first."""
+    """Side-by-side figures of one supernode each (or --chips N each), with ratios to the first.
+    With --model: each system's best serving layout within the SLO, tokens/s per chip, per
+    system and per kW, $/Mtoken."""
     from podwright.report.tables import table
+
+    if model:
+        from podwright.search.compare import KEYS, compare_serving
+
+        res = compare_serving(systems, model, input_len, output_len, tpot_ms, precision, chips)
+        if as_json:
+            return _print_json(res)
+        names = list(res["systems"])
+        cols = ["metric"] + names + [f"{n} / {names[0]}" for n in names[1:]]
+        body = [[k] + [res["systems"][n][k] for n in names] + [res["ratio"][n][k] for n in names[1:]]
+                for k in KEYS]  # fmt: skip
+        title = (f"{model}: {input_len} in / {output_len} out, TPOT <= {tpot_ms} ms, {precision}; "
+                 "balanced prefill/decode pools")  # fmt: skip
+        console.print(table(title, cols, body))
+        for n in names:
+            r = res["systems"][n]
+            console.print(
+                f"[dim]{n}: prefill {r['prefill_layout']}; decode {r['decode_layout']}[/dim]"
+            )
+        return
     from podwright.topology import build
     from podwright.topology.summary import SUMMARY_KEYS, ratios, summary
 

@@ -1,0 +1,113 @@
+"""Cost-performance comparison of systems serving one model: each system's best prefill and
+decode layouts (within the SLO), combined into a balanced disaggregated deployment.
+
+A request needs input_len / P chip-seconds of prefill and output_len / D chip-seconds of
+decode (P, D: prefill and decode tokens/s per chip), so a deployment whose prefill and decode
+pools are sized in that ratio delivers output_len / (input_len / P + output_len / D) output
+tokens per chip-second."""
+
+from __future__ import annotations
+
+from podwright.errors import InputError
+from podwright.search.layouts import search
+from podwright.specs import load_system
+from podwright.specs.scenario import parse_scenario
+from podwright.topology import build
+from podwright.topology.summary import summary
+from podwright.workload.model import load_model
+
+KEYS = (
+    "chips",
+    "prefill_tokens_per_s_per_chip",
+    "decode_tokens_per_s_per_chip",
+    "output_tokens_per_s_per_chip",
+    "output_tokens_per_s_per_system",
+    "output_tokens_per_s_per_kw",
+    "prefill_to_decode_chips",
+    "tpot_ms",
+    "usd_per_mtoken",
+)
+
+
+def serving_unit(system, weight_bytes: float) -> int:
+    """One scale-up domain, or as many as it takes for the weights to fill at most half the
+    HBM (the rest for KV cache)."""
+    from podwright.specs import load_chip
+
+    domain = system.scale_up.domain
+    hbm = load_chip(system.chip).hbm_gb * 1e9
+    k = 1
+    while weight_bytes > 0.5 * hbm * domain * k and k < 1024:
+        k *= 2
+    return domain * k
+
+
+def _best(
+    system: str, chips: int, model: str, precision: str, phase: str, inp: int, out: int, tpot
+):
+    body = {
+        "name": f"{system}-{phase}",
+        "system": system,
+        "chips": chips,
+        "model": model,
+        "precision": precision,
+        "inference": {
+            "phase": phase,
+            "input_len": inp,
+            "output_len": out,
+            "batch": "auto",
+            "instance_chips": "auto",
+            "parallel": {"tp": "auto", "pp": 1, "ep": "auto", "attn_dp": "auto"},
+            "slo": {"tpot_ms": tpot} if (tpot and phase == "decode") else {},
+        },
+    }
+    res = search(parse_scenario(body), top=1)["results"]
+    if not res:
+        raise InputError("tpot_ms", f"no layout of {system} serves {model} within the SLO")
+    return res[0]
+
+
+def compare_serving(
+    systems: list[str], model: str, input_len: int, output_len: int, tpot_ms: float | None,
+    precision: str = "fp8", chips: int | None = None,
+) -> dict:  # fmt: skip
+    if input_len <= 0 or output_len <= 0:
+        raise InputError("input_len" if input_len <= 0 else "output_len", "must be positive")
+    if tpot_ms is not None and tpot_ms <= 0:
+        raise InputError("tpot_ms", f"must be positive (got {tpot_ms})")
+    rows = {}
+    weights = load_model(model).params * {"fp4": 0.5, "fp8": 1, "int8": 1}.get(precision, 2)
+    for name in systems:
+        system = load_system(name)
+        n = chips or serving_unit(system, weights)
+        pre = _best(name, n, model, precision, "prefill", input_len, output_len, None)
+        dec = _best(name, n, model, precision, "decode", input_len, output_len, tpot_ms)
+        P = pre["inference"]["prefill_tokens_per_s_per_chip"]
+        D = dec["inference"]["decode_tokens_per_s_per_chip"]
+        per_chip = output_len / (input_len / P + output_len / D)
+        fab = build(system, n)
+        info = summary(fab)
+        usd_h = dec["economics"]["usd_per_hour"]  # the n chips of the system
+        rows[system.name] = {
+            "chips": n,
+            "prefill_tokens_per_s_per_chip": P,
+            "decode_tokens_per_s_per_chip": D,
+            "output_tokens_per_s_per_chip": per_chip,
+            "output_tokens_per_s_per_system": per_chip * n,
+            "output_tokens_per_s_per_kw": per_chip * n / info["power_kw"],
+            "prefill_to_decode_chips": (input_len / P) / (output_len / D),
+            "tpot_ms": dec["inference"]["tpot_ms"],
+            "usd_per_mtoken": usd_h / (per_chip * n * 3600) * 1e6,
+            "prefill_layout": pre["layout"],
+            "decode_layout": dec["layout"],
+        }
+    first = next(iter(rows.values()))
+    ratio = {
+        name: {
+            k: (r[k] / first[k] if isinstance(r[k], float | int) and first[k] else None)
+            for k in KEYS
+        }
+        for name, r in rows.items()
+    }
+    return {"model": model, "input_len": input_len, "output_len": output_len, "tpot_ms": tpot_ms,
+            "precision": precision, "systems": rows, "ratio": ratio}  # fmt: skip
