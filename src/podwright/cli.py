@@ -282,6 +282,11 @@ from podwright.search.cli_sweep import sweep_app  # noqa: E402
 app.add_typer(sweep_app, name="sweep")
 
 
+from podwright.sim.cli_netsim import netsim  # noqa: E402
+
+app.command()(netsim)
+
+
 def main() -> None:
     """Entry point: runs the app and turns bad input into one line on stderr and exit 2."""
     try:

@@ -14,7 +14,7 @@ software latency is added, for want of a published figure).
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 
@@ -43,6 +43,7 @@ class NetworkModel:
     ring_eff: float
     has_scale_out: bool
     floor: float = 0.0  # seconds: the least time one collective kernel takes
+    _cache: dict = field(default_factory=dict, compare=False, repr=False)
 
     @classmethod
     def of(cls, fabric: Fabric, side: int = 0) -> NetworkModel:
@@ -103,13 +104,14 @@ class NetworkModel:
         outer = np.maximum(group / m0, 1)
         return group, stride, m0, outer
 
-    def time(self, kind: str, nbytes, group, stride) -> tuple[np.ndarray, np.ndarray]:
-        """(seconds, share of the time spent on the scale-out) for one collective per chip.
-
-        nbytes: all_reduce/reduce_scatter/all_gather: the full buffer each chip holds at the end
-        (or start); all_to_all: what each chip sends in total; p2p: the message.
-        """
-        nbytes = np.asarray(nbytes, dtype=float)
+    def coefficients(self, kind: str, group, stride):
+        """Per-byte and fixed seconds of the in-domain and scale-out parts of a collective on
+        groups of `group` members `stride` apart (cached per array pair on this model)."""
+        key = (kind, id(group), id(stride))
+        hit = self._cache.get(key)
+        if hit is not None:
+            return hit[0]
+        g_in, s_in = group, stride
         group, stride, m0, outer = self.split(group, stride)
         span = group * stride
         reduce = kind in ("all_reduce", "reduce_scatter")
@@ -117,26 +119,39 @@ class NetworkModel:
         b_out = self.out_bandwidth(span) * 1e9
         lat_up = self.up_latency_us * 1e-6
         lat_out = self.out_latency_us[self.out_level(span)] * 1e-6
+        zero = np.zeros_like(group)
         if kind == "p2p":
             cross = stride >= self.domain
-            t_up = np.where(
-                cross, 0.0, nbytes / self.up_bandwidth(np.full_like(m0, 2), False) / 1e9 + lat_up
-            )
-            t_out = np.where(cross, nbytes / b_out + lat_out, 0.0)
+            b2 = self.up_bandwidth(np.full_like(m0, 2), False) * 1e9
+            coef = (np.where(cross, 0.0, 1 / b2), np.where(cross, 0.0, lat_up),
+                    np.where(cross, 1 / b_out, 0.0), np.where(cross, lat_out, zero))  # fmt: skip
         elif kind == "all_to_all":
-            t_up = nbytes * (m0 - 1) / group / b_up + lat_up * (m0 > 1)
-            t_out = nbytes * (group - m0) / group / b_out + lat_out * (outer > 1)
-            t = np.maximum(np.maximum(t_up, t_out), self.floor)
-            share = np.where(t > 0, t_out / np.maximum(t_up + t_out, 1e-30), 0.0)
-            return np.where(group > 1, t, 0.0), share
+            coef = ((m0 - 1) / group / b_up, lat_up * (m0 > 1),
+                    (group - m0) / group / b_out, lat_out * (outer > 1))  # fmt: skip
         else:
             passes = 2.0 if kind == "all_reduce" else 1.0
-            t_up = passes * (m0 - 1) / m0 * nbytes / b_up + passes * np.log2(m0) * lat_up
-            t_out = passes * (outer - 1) / outer * (nbytes / m0) / b_out
-            t_out = t_out + passes * np.log2(outer) * lat_out
-        t = np.maximum(t_up + t_out, self.floor)
-        share = np.where(t > 0, t_out / np.maximum(t_up + t_out, 1e-30), 0.0)
-        return np.where(group > 1, t, 0.0), share
+            coef = (passes * (m0 - 1) / m0 / b_up, passes * np.log2(m0) * lat_up,
+                    passes * (outer - 1) / outer / m0 / b_out, passes * np.log2(outer) * lat_out)  # fmt: skip
+        out = coef + (group > 1,)
+        self._cache[key] = (out, g_in, s_in)  # keep the arrays alive: ids stay unique
+        return out
+
+    def time(self, kind: str, nbytes, group, stride) -> tuple[np.ndarray, np.ndarray]:
+        """(seconds, share of the time spent on the scale-out) for one collective per chip.
+
+        nbytes: all_reduce/reduce_scatter/all_gather: the full buffer each chip holds at the end
+        (or start); all_to_all: what each chip sends in total; p2p: the message. In-domain and
+        scale-out parts add up, except for all-to-all, whose two parts run at once.
+        """
+        a_up, l_up, a_out, l_out, active = self.coefficients(kind, group, stride)
+        nbytes = np.asarray(nbytes, dtype=float)
+        t_up = nbytes * a_up + l_up
+        t_out = nbytes * a_out + l_out
+        both = t_up + t_out
+        t = np.maximum(t_up, t_out) if kind == "all_to_all" else both
+        t = np.where(active, np.maximum(t, self.floor), 0.0)
+        share = t_out / np.maximum(both, 1e-30)
+        return t, share
 
     def level_name(self, group, stride) -> list[str]:
         group, stride, m0, outer = self.split(np.atleast_1d(group), np.atleast_1d(stride))

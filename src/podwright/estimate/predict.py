@@ -50,6 +50,17 @@ def predict_training(scenario: Scenario, explain: bool = False) -> dict:
     layouts, rejected = train_candidates(scenario, model, fabric)
     res = evaluate_training(model, fabric, layouts, tr.seq_len, scenario.precision, tr.overlap)
     i = best_index(res)
+    if explain:
+        res = evaluate_training(
+            model,
+            fabric,
+            layouts.take([i]),
+            tr.seq_len,
+            scenario.precision,
+            tr.overlap,
+            detail=True,
+        )
+        layouts, i = res.layouts, 0
     one = layouts.take([i])
     lo = evaluate_training(model, fabric, one, tr.seq_len, scenario.precision, tr.overlap, side=-1)
     hi = evaluate_training(model, fabric, one, tr.seq_len, scenario.precision, tr.overlap, side=+1)

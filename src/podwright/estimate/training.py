@@ -13,7 +13,12 @@ from podwright.estimate.network import NetworkModel
 from podwright.topology import Fabric
 from podwright.workload.layout import RECOMPUTE, SCHEDULES, TrainLayouts
 from podwright.workload.model import ModelSpec
-from podwright.workload.training import dp_comms, model_flops_per_token, training_work
+from podwright.workload.training import (
+    dp_comms,
+    model_flops_per_token,
+    stage_params,
+    training_work,
+)
 
 OPTIMIZER_BYTES_PER_PARAM = (
     30.0  # Adam: read fp32 master, m, v, grad (16); write master, m, v, bf16 copy (14)
@@ -40,6 +45,74 @@ def _comm_time(net: NetworkModel, c) -> tuple[np.ndarray, np.ndarray]:
     return t * c.count, share
 
 
+def factorize(lay: TrainLayouts, names: tuple[str, ...]) -> tuple[TrainLayouts, np.ndarray]:
+    """The distinct layouts over the fields `names` (one representative each) and, for every
+    layout, the index of its representative: work that depends only on those fields is
+    evaluated once per distinct value and gathered back."""
+    key = np.zeros(len(lay), dtype=np.int64)
+    for name in names:
+        col = getattr(lay, name).astype(np.int64)
+        key = key * (int(col.max()) + 1) + col
+    _, first, inv = np.unique(key, return_index=True, return_inverse=True)
+    return lay.take(first), inv.ravel()
+
+
+MICROBATCH_KEYS = ("tp", "pp", "cp", "dp", "ep", "etp", "mb", "sp", "vpp")
+DP_KEYS = ("tp", "pp", "cp", "dp", "ep", "etp", "zero")
+
+
+def _micro_batch_work(model, sub, seq, precision, comp, net) -> dict:
+    """Compute and communication of one micro-batch on the slowest stage."""
+    work = training_work(model, sub, seq, precision)
+    out: dict = {"gemm": {}}
+    for g in work.gemms:
+        out["gemm"][g.cls] = out["gemm"].get(g.cls, 0.0) + comp.gemm(g)
+    out["attn"] = comp.attention(work.attn_flops, work.attn_bytes, work.attn_kernels)
+    out["elem"] = comp.memory(work.elem_bytes, work.elem_kernels)
+    comm = {k: 0.0 for k in ("tp", "ep", "cp", "pp")}
+    out["tp_fwd"] = 0.0
+    out["scale_out"] = 0.0
+    for c in work.comms:
+        if not np.any(c.count) or np.all(c.group <= 1):
+            continue
+        t, share = _comm_time(net, c)
+        comm[c.overlap] = comm[c.overlap] + t
+        out["scale_out"] = out["scale_out"] + t * share
+        if c.overlap == "tp" and c.phase == "fwd":
+            out["tp_fwd"] = out["tp_fwd"] + t
+    out["comm"] = comm
+    return out
+
+
+def _data_parallel_work(model, sub, comp, net) -> dict:
+    """Per-step gradient/parameter traffic, ZeRO-3 per-micro-batch traffic, optimizer."""
+    out = {"grad": 0.0, "param": 0.0, "fsdp": 0.0, "scale_out_step": 0.0, "scale_out_mb": 0.0}
+    for c in dp_comms(model, sub):
+        if not np.any(c.count) or np.all(c.group <= 1):
+            continue
+        t, share = _comm_time(net, c)
+        if c.phase != "step":
+            out["fsdp"] = out["fsdp"] + t
+            out["scale_out_mb"] = out["scale_out_mb"] + t * share
+            continue
+        out["scale_out_step"] = out["scale_out_step"] + t * share
+        if c.kind == "all_gather":
+            out["param"] = out["param"] + t
+        else:
+            out["grad"] = out["grad"] + t
+    edp = sub.tp * sub.cp * sub.dp / (sub.ep * sub.etp)
+    dense, expert = stage_params(model, sub)
+    opt_params = np.where(sub.zero >= 1, dense / sub.dp + expert / edp, dense + expert)
+    out["optimizer"] = comp.memory(opt_params * OPTIMIZER_BYTES_PER_PARAM)
+    return out
+
+
+def _gather(d, inv, n):
+    if isinstance(d, dict):
+        return {k: _gather(v, inv, n) for k, v in d.items()}
+    return np.asarray(d, dtype=float)[inv] if np.ndim(d) else np.full(n, float(d))
+
+
 def evaluate_training(
     model: ModelSpec,
     fabric: Fabric,
@@ -48,18 +121,22 @@ def evaluate_training(
     precision: str,
     overlap,
     side: int = 0,
+    detail: bool = False,
 ) -> TrainingResult:
+    """Step time, MFU and memory of every layout; `detail` adds the per-class split that
+    --explain prints."""
     chip = fabric.chip
     comp = ComputeModel.of(chip, precision, side)
     net = NetworkModel.of(fabric, side)
-    work = training_work(model, lay, seq, precision)
+    n = len(lay)
+    sub, inv = factorize(lay, MICROBATCH_KEYS)
+    mbw = _gather(_micro_batch_work(model, sub, seq, precision, comp, net), inv, n)
+    sub, inv = factorize(lay, DP_KEYS)
+    dpw = _gather(_data_parallel_work(model, sub, comp, net), inv, n)
 
-    gemm_by_cls: dict[str, np.ndarray] = {}
-    for g in work.gemms:
-        gemm_by_cls[g.cls] = gemm_by_cls.get(g.cls, 0.0) + comp.gemm(g)
+    gemm_by_cls = mbw["gemm"]
     t_gemm = sum(gemm_by_cls.values())
-    t_attn = comp.attention(work.attn_flops, work.attn_bytes, work.attn_kernels)
-    t_elem = comp.memory(work.elem_bytes, work.elem_kernels)
+    t_attn, t_elem = mbw["attn"], mbw["elem"]
     fwd = t_gemm + t_attn + t_elem
     bwd = 2.0 * t_gemm + 2.5 * t_attn + 2.0 * t_elem
     rec = lay.recompute
@@ -71,20 +148,14 @@ def evaluate_training(
     compute = fwd + bwd + recompute_t
 
     # per micro-batch communication, by overlap class
-    comm = {k: np.zeros_like(fwd) for k in ("tp", "ep", "cp", "pp", "fsdp")}
-    scale_out_time = np.zeros_like(fwd)
-    for c in work.comms + [c for c in dp_comms(model, lay) if c.phase != "step"]:
-        t, share = _comm_time(net, c)
-        comm[c.overlap] = comm[c.overlap] + t
-        scale_out_time = scale_out_time + t * share
+    comm = dict(mbw["comm"])
+    comm["fsdp"] = dpw["fsdp"]
+    scale_out_time = mbw["scale_out"] + dpw["scale_out_mb"]
     # full recompute repeats the forward TP communication
-    tp_fwd = sum(
-        _comm_time(net, c)[0] for c in work.comms if c.overlap == "tp" and c.phase == "fwd"
-    )
-    comm["tp"] = comm["tp"] + np.where(rec == RECOMPUTE.index("full"), tp_fwd, 0.0)
-    tp_overlap = np.full(len(lay), bool(overlap.tp))
+    comm["tp"] = comm["tp"] + np.where(rec == RECOMPUTE.index("full"), mbw["tp_fwd"], 0.0)
+    tp_overlap = np.full(n, bool(overlap.tp))
     dual = lay.schedule == SCHEDULES.index("dualpipe")
-    ep_overlap = dual if overlap.ep is None else np.full(len(lay), bool(overlap.ep))
+    ep_overlap = dual if overlap.ep is None else np.full(n, bool(overlap.ep))
     exposed = {
         "tp": np.where(tp_overlap, np.maximum(0.0, comm["tp"] - 3.0 * t_gemm), comm["tp"]),
         "ep": np.where(ep_overlap, np.maximum(0.0, comm["ep"] - compute), comm["ep"]),
@@ -107,29 +178,14 @@ def evaluate_training(
     )
 
     # per-step data-parallel communication, hidden under the last backward / first forward
-    t_grad = np.zeros_like(fwd)
-    t_param = np.zeros_like(fwd)
-    for c in dp_comms(model, lay):
-        if c.phase != "step":
-            continue
-        t, share = _comm_time(net, c)
-        scale_out_time = scale_out_time + t * share / np.maximum(m, 1)
-        if c.kind == "all_gather":
-            t_param = t_param + t
-        else:
-            t_grad = t_grad + t
+    t_grad, t_param, optimizer = dpw["grad"], dpw["param"], dpw["optimizer"]
+    scale_out_time = scale_out_time + dpw["scale_out_step"] / np.maximum(m, 1)
     if overlap.dp:
         dp_exposed = np.maximum(0.0, t_grad - (bwd + recompute_t)) + np.maximum(0.0, t_param - fwd)
     else:
         dp_exposed = t_grad + t_param
 
     mem = training_memory(model, lay, seq)
-    edp = lay.tp * lay.cp * lay.dp / (lay.ep * lay.etp)
-    from podwright.workload.training import stage_params
-
-    dense, expert = stage_params(model, lay)
-    opt_params = np.where(lay.zero >= 1, dense / lay.dp + expert / edp, dense + expert)
-    optimizer = comp.memory(opt_params * OPTIMIZER_BYTES_PER_PARAM)
 
     step = m * per_mb + bubble + dp_exposed + optimizer
     chips = float(fabric.chips)
@@ -155,6 +211,8 @@ def evaluate_training(
         },
         memory=mem,
     )
+    if not detail:
+        return result
     result.detail = {
         "gemm_s": {k: m * 3 * v for k, v in gemm_by_cls.items()},
         "attention_s": m * 3.5 * t_attn,

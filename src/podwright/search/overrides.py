@@ -24,7 +24,7 @@ from pydantic import ValidationError
 
 from podwright.errors import InputError, from_validation_error
 from podwright.specs import Chip, Part, System, load_chip, load_part, load_system
-from podwright.specs.catalog import check_references, load_model_config
+from podwright.specs.catalog import load_model_config
 
 # Keys of a system file whose value names a part (see specs.catalog.check_references).
 PART_REF_KEYS = frozenset(
@@ -98,6 +98,8 @@ def _validate(model, data: dict, prefix: str):
 def _replace_refs(node, refs: dict[str, str]):
     if isinstance(node, dict):
         for k, v in node.items():
+            if k in ("sources", "notes"):
+                continue
             if k in PART_REF_KEYS and isinstance(v, str) and v in refs:
                 node[k] = refs[v]
             else:
@@ -107,8 +109,20 @@ def _replace_refs(node, refs: dict[str, str]):
             _replace_refs(v, refs)
 
 
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
 class _SpecFolder:
-    """A per-process temporary folder of what-if spec files, removed when the process exits."""
+    """A per-process folder of what-if spec files under one parent in the temp directory,
+    removed when the process exits; folders of processes that died (killed sweeps) are removed
+    by the next process that makes one."""
 
     def __init__(self):
         self._dir: Path | None = None
@@ -116,8 +130,19 @@ class _SpecFolder:
 
     def path(self) -> Path:
         if self._dir is None or self._pid != os.getpid():
-            self._dir = Path(tempfile.mkdtemp(prefix="podwright-sweep-"))
+            parent = (
+                Path(tempfile.gettempdir())
+                / f"podwright-sweep-specs-{getattr(os, 'getuid', lambda: 0)()}"
+            )
+            parent.mkdir(exist_ok=True)
+            for old in parent.glob("pid-*"):
+                pid = old.name.removeprefix("pid-")
+                if pid.isdigit() and not _alive(int(pid)):
+                    shutil.rmtree(old, ignore_errors=True)
             self._pid = os.getpid()
+            self._dir = parent / f"pid-{self._pid}"
+            shutil.rmtree(self._dir, ignore_errors=True)  # a reused pid's leftovers
+            self._dir.mkdir()
             d = self._dir
             atexit.register(shutil.rmtree, d, ignore_errors=True)
             try:  # worker processes exit through multiprocessing's finalizers, not atexit
@@ -146,16 +171,21 @@ _FOLDER = _SpecFolder()
 
 @dataclass
 class Design:
-    """One point's hardware: the system and chip objects, and a name/path predict can load."""
+    """One point's hardware: the system and chip objects, and a name/path predict can load
+    (the what-if files are written only when a name is asked for)."""
 
     system: System
     chip: Chip
     _name: str | None = None
     _data: dict | None = None
+    _chip_data: dict | None = None
 
     def name(self) -> str:
         if self._name is None:
-            self._name = _FOLDER.write("system", self._data)
+            data = dict(self._data)
+            if self._chip_data is not None:
+                data["chip"] = _FOLDER.write("chip", self._chip_data)
+            self._name = _FOLDER.write("system", data)
         return self._name
 
 
@@ -164,6 +194,7 @@ class Designs:
 
     def __init__(self, capacity: int = 4096):
         self._cache: dict[str, Design] = {}
+        self._parts: dict[str, str] = {}
         self._capacity = capacity
 
     def get(self, system_name: str, o: Overrides) -> Design:
@@ -176,34 +207,45 @@ class Designs:
             self._cache[key] = hit
         return hit
 
+    def _part(self, part_name: str, fields: dict) -> str:
+        """The path of a what-if copy of a part (written once per process)."""
+        key = json.dumps([part_name, fields], sort_keys=True, default=str)
+        path = self._parts.get(key)
+        if path is None:
+            data = load_part(part_name).model_dump()
+            for sub, value in fields.items():
+                set_path(data, sub, value, create=False, field_name=f"part.{part_name}.{sub}")
+            _validate(Part, data, f"part.{part_name}")
+            path = self._parts[key] = _FOLDER.write("part", data)
+        return path
+
     def _resolve(self, system_name: str, o: Overrides) -> Design:
         base = load_system(system_name)
         if not o.design_changed:
             return Design(base, load_chip(base.chip), system_name)
-        refs = {}
-        for part_name, fields in o.parts.items():
-            part = load_part(part_name)
-            data = part.model_dump()
-            for path, value in fields.items():
-                where = f"part.{part_name}.{path}"
-                set_path(data, path, value, create=False, field_name=where)
-            _validate(Part, data, f"part.{part_name}")
-            refs[part_name] = _FOLDER.write("part", data)
+        refs = {name: self._part(name, fields) for name, fields in o.parts.items()}
         sys_data = base.model_dump()
         for path, value in o.system.items():
             set_path(sys_data, path, value, create=False, field_name=f"system.{path}")
+            if path.rpartition(".")[2] in PART_REF_KEYS and isinstance(value, str):
+                try:
+                    load_part(value)
+                except InputError as e:
+                    raise InputError(f"system.{path}", e.reason) from None
         if refs:
             _replace_refs(sys_data, refs)
-        chip = load_chip(sys_data["chip"])
+        try:
+            chip = load_chip(sys_data["chip"])
+        except InputError as e:
+            raise InputError("system.chip", e.reason) from None
+        chip_data = None
         if o.chip:
             chip_data = chip.model_dump()
             for path, value in o.chip.items():
                 set_path(chip_data, path, value, create=False, field_name=f"chip.{path}")
             chip = _validate(Chip, chip_data, "chip")
-            sys_data["chip"] = _FOLDER.write("chip", chip_data)
         system = _validate(System, sys_data, "system")
-        check_references(system, None)
-        return Design(system, chip, None, sys_data)
+        return Design(system, chip, None, sys_data, chip_data)
 
 
 def scenario_data(base: dict, overrides: dict) -> dict:

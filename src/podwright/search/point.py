@@ -7,12 +7,11 @@ the sweep. An unexpected exception is recorded the same way, prefixed "internal 
 from __future__ import annotations
 
 import json
-import math
 from dataclasses import dataclass
 
 import pyarrow as pa
 
-from podwright.errors import InputError
+from podwright.errors import InputError, from_validation_error
 from podwright.search.overrides import Designs, Overrides, scenario_data
 
 # Columns every row has, by workload, in this order after the parameters.
@@ -28,7 +27,14 @@ BOM_COLUMNS = (
     "scale_up_switch_chips",
     "scale_out_switch_chips",
 )
-COST_COLUMNS = ("capex_usd_per_chip", "usd_per_hour", "usd_per_mtoken")
+COST_COLUMNS = (
+    "capex_usd_per_chip",
+    "usd_per_hour",
+    "usd_per_hour_capex",
+    "usd_per_hour_energy",
+    "usd_per_mtoken",
+    "tokens_per_joule",
+)
 TRAINING_COLUMNS = (
     "step_time_s",
     "tokens_per_s_per_chip",
@@ -55,8 +61,6 @@ INFERENCE_COLUMNS = (
     "decode_tokens_per_s_per_chip",
     "memory_gb_per_chip",
 )
-STRING_COLUMNS = ("sweep_id", "system", "model", "error", "reason", "layout")
-HOURS_PER_YEAR = 8760.0
 
 
 @dataclass(frozen=True)
@@ -66,8 +70,6 @@ class PointContext:
     sweep_id: str
     base: dict
     workload: str  # training | inference | bom
-    years: float
-    usd_per_kwh: float
     params: tuple[tuple[str, str, str], ...]  # (dotted path, column, arrow type name)
 
     @classmethod
@@ -76,8 +78,6 @@ class PointContext:
             sweep_id=sweep.sweep_id,
             base=sweep.base,
             workload=sweep.workload,
-            years=sweep.cost.years,
-            usd_per_kwh=sweep.cost.usd_per_kwh,
             params=tuple((p, c, param_type(sweep, p)) for p, c in sweep.param_columns()),
         )
 
@@ -160,8 +160,6 @@ def _prediction_columns(pred: dict) -> dict:
     for section in ("training", "inference"):
         if isinstance(pred.get(section), dict):
             row.update(_flatten(pred[section]))
-    for k, v in _flatten(pred.get("economics") or {}).items():
-        row[f"economics_{k}"] = v
     for key, (lo, hi) in (pred.get("band") or {}).items():
         metric = key.split(".")[-1]
         row[f"{metric}_low"], row[f"{metric}_high"] = float(lo), float(hi)
@@ -176,6 +174,28 @@ def _bom_columns(fabric) -> dict:
         row[f"{tier}_optical_modules"] = float(t["optical_modules"])
         row[f"{tier}_switch_chips"] = float(t["switch_chips"])
     return row
+
+
+def _cost_columns(data: dict, fabric, pred: dict | None) -> dict:
+    """$/hour and $/Mtoken from the one cost model (podwright.economics.cost): the prediction's
+    own figures where there is one, else the design's $/hour at the scenario's economics."""
+    econ = (pred or {}).get("economics")
+    if econ is None:
+        from pydantic import ValidationError
+
+        from podwright.economics.cost import CostInputs, hourly
+        from podwright.specs.scenario import Economics
+
+        try:
+            override = Economics.model_validate(data["economics"]) if "economics" in data else None
+        except ValidationError as e:
+            raise from_validation_error(e, prefix="economics") from None
+        econ = hourly(fabric, CostInputs.of(override))
+    out = {k: econ.get(k) for k in COST_COLUMNS if k != "capex_usd_per_chip"}
+    out["capex_usd_per_chip"] = econ["capex_usd"] / fabric.chips
+    if pred is not None and not pred.get("fits", True):  # no price for a job that cannot run
+        out["usd_per_mtoken"] = out["tokens_per_joule"] = None
+    return out
 
 
 class PointEvaluator:
@@ -217,24 +237,16 @@ class PointEvaluator:
         design = self.designs.get(system_name, o)
         fabric = build(design.system, chips, chip=design.chip)
         out = _bom_columns(fabric)
+        pred = None
         if ctx.workload != "bom":
             from podwright.estimate.predict import predict
             from podwright.specs.scenario import parse_scenario
 
             if o.design_changed:
                 data["system"] = design.name()
-            out.update(_prediction_columns(predict(parse_scenario(data))))
-        out.update(self._cost(out, fabric.chips))
-        return out
-
-    def _cost(self, row: dict, chips: int) -> dict:
-        ctx = self.ctx
-        capex, kw = row["capex_usd"], row["power_kw"]
-        per_hour = capex / (ctx.years * HOURS_PER_YEAR) + kw * ctx.usd_per_kwh
-        out = {"capex_usd_per_chip": capex / chips, "usd_per_hour": per_hour}
-        rate = row.get("tokens_per_s_per_chip") or row.get("decode_tokens_per_s_per_chip")
-        if rate and math.isfinite(rate) and rate > 0 and row.get("fits", True):
-            out["usd_per_mtoken"] = per_hour / (rate * chips * 3600 / 1e6)
+            pred = predict(parse_scenario(data))
+            out.update(_prediction_columns(pred))
+        out.update(_cost_columns(data, fabric, pred))
         return out
 
     def table(self, points: list[tuple[int, dict]]) -> pa.Table:

@@ -49,11 +49,11 @@ def _check_scenario_path(path: str, where: str, workload: str) -> None:
     from podwright.specs.scenario import Scenario
 
     keys = path.split(".")
-    if workload == "bom" and keys[0] not in ("system", "chips"):
+    if workload == "bom" and keys[0] not in ("system", "chips", "economics"):
         raise InputError(
             where,
             "the base scenario has no training or inference section, so this sweep is BoM only: "
-            "it varies system, chips, system.*, chip.* and part.* paths",
+            "it varies system, chips, economics.*, system.*, chip.* and part.* paths",
         )
     if keys[0] in ("training", "inference") and keys[0] != workload:
         raise InputError(where, f"the base scenario has no '{keys[0]}' section")

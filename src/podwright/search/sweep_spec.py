@@ -18,7 +18,7 @@ import numpy as np
 from pydantic import ValidationError, model_validator
 
 from podwright.errors import InputError, from_validation_error
-from podwright.specs.base import PositiveFloat, PositiveInt, Strict
+from podwright.specs.base import PositiveInt, Strict
 from podwright.specs.catalog import read_yaml
 
 SPEC_VERSION = 1
@@ -44,13 +44,6 @@ class RangeSpec(Strict):
         return self
 
 
-class CostSpec(Strict):
-    """Simple ownership cost: straight-line depreciation of capex plus electricity at BoM power."""
-
-    years: PositiveFloat = 4.0
-    usd_per_kwh: float = 0.08
-
-
 class SweepFile(Strict):
     name: str = "sweep"
     base: str | dict[str, Any]
@@ -58,7 +51,6 @@ class SweepFile(Strict):
     n: PositiveInt | None = None
     seed: int = 0
     chunk_size: PositiveInt | None = None
-    cost: CostSpec = CostSpec()
     axes: dict[str, list[Any] | RangeSpec]
 
 
@@ -133,7 +125,6 @@ class Sweep:
     n: int
     seed: int
     chunk_size: int | None
-    cost: CostSpec
     source: str | None = None
 
     def __post_init__(self):
@@ -168,7 +159,6 @@ class Sweep:
             "mode": self.mode,
             "n": self.n if self.mode != "grid" else None,
             "seed": self.seed if self.mode != "grid" else None,
-            "cost": self.cost.model_dump(),
             "axes": axes,
         }
 
@@ -296,7 +286,6 @@ def parse_sweep(data: Any, where: str | None = None, base_dir: Path | None = Non
         n=f.n or 0,
         seed=f.seed,
         chunk_size=f.chunk_size,
-        cost=f.cost,
         source=where,
     )
 

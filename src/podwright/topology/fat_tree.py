@@ -165,10 +165,12 @@ def graph(system, chip, chips: int, g: GraphBuilder, chip_ids: list[int]) -> Non
             per_lower = math.ceil(tree.links[t] / len(lower))
             k = 0
             for s in lower:
-                for _ in range(per_lower):
+                # every lower switch wires the same pattern (uplink j -> upper j mod n), so
+                # each pair of leaves sees the same link count through every spine
+                for j in range(per_lower):
                     if k >= tree.links[t]:
                         break
-                    g.link(s, upper[k % len(upper)], cap, hop, TIER)
+                    g.link(s, upper[j % len(upper)], cap, hop, TIER)
                     k += 1
 
 

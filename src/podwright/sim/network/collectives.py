@@ -139,27 +139,39 @@ def hierarchical(net, members, kind, S, intra="auto") -> list[Phase]:
     return phases
 
 
+def _cat(ps, attr):
+    if getattr(ps[0], attr) is None:
+        return None
+    return np.concatenate([getattr(p, attr) for p in ps])
+
+
 def _stack(groups: list[list[Phase]]) -> list[Phase]:
     """Run the same phase of several groups together."""
     out = []
     for ps in zip(*groups, strict=True):
         p0 = ps[0]
-        cat = lambda attr: (  # noqa: E731
-            None if getattr(p0, attr) is None else np.concatenate([getattr(p, attr) for p in ps])
-        )
         out.append(
             Phase(
                 p0.name,
-                cat("src"),
-                cat("dst"),
-                cat("nbytes"),
+                _cat(ps, "src"),
+                _cat(ps, "dst"),
+                _cat(ps, "nbytes"),
                 p0.repeat,
-                cat("inr"),
-                cat("salt"),
+                _cat(ps, "inr"),
+                _cat(ps, "salt"),
                 p0.inr_phase,
-            )  # fmt: skip
+            )
         )
     return out
+
+
+def direct(net, members, kind, S) -> list[Phase]:
+    """Every chip sends its 1/n share to every other chip at once (full mesh): a direct
+    reduce-scatter and/or all-gather."""
+    (a2a,) = all_to_all(net, members, S)
+    rs = Phase("direct reduce-scatter", a2a.src, a2a.dst, a2a.nbytes)
+    ag = Phase("direct all-gather", a2a.src, a2a.dst, a2a.nbytes)
+    return {"all_reduce": [rs, ag], "reduce_scatter": [rs], "all_gather": [ag]}[kind]
 
 
 def all_to_all(net, members, S) -> list[Phase]:
@@ -235,7 +247,8 @@ def expert_parallel(net, members, kind, S, algorithm, tokens=4096, skew=0.0, **m
             local[inv == d] = np.arange((inv == d).sum())
         i, j = np.divmod(np.arange(n * n), n)
         # RDMA: i -> rank of node(j) with local index of i (one per node, pick j with same local)
-        rd = (inv[i] != inv[j]) & (local[j] == local[i] % max(1, (inv == inv[j]).sum()))
+        size = np.bincount(inv)
+        rd = (inv[i] != inv[j]) & (local[j] == local[i] % size[inv[j]])
         src.append(members[i[rd]])
         dst.append(members[j[rd]])
         nb.append(tokens * per_token * p_node[inv[j[rd]]])
@@ -268,16 +281,16 @@ def phases(net: Network, op: str, members: np.ndarray, S: float, algorithm: str 
         return all_to_all(net, members, S), "direct"
     if op == "p2p":
         return p2p(net, members, S), "direct"
-    if algorithm == "direct":
-        raise InputError("algorithm", f"{op} has no direct algorithm")
     algo = algorithm
     if algo == "auto":
         lv = net.fabric.scale_up
         one_domain = len(np.unique(net.ng.domain[members])) == 1
-        if lv is not None and lv.in_network_reduction and lv.kind == "switched":
+        if one_domain and lv is not None and lv.kind == "full_mesh":
+            algo = "direct"
+        elif lv is not None and lv.in_network_reduction and lv.kind == "switched":
             algo = "inr" if one_domain else "hierarchical"
         else:
             algo = "ring"
-    fn = {"ring": ring, "tree": tree, "halving_doubling": halving_doubling, "inr": inr,
+    fn = {"direct": direct, "ring": ring, "tree": tree, "halving_doubling": halving_doubling, "inr": inr,
           "hierarchical": hierarchical}[algo]  # fmt: skip
     return fn(net, members, op, S), algo

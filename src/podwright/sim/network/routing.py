@@ -62,9 +62,9 @@ class Pieces:
         self.lf, self.ll, self.lw = [], [], []
         self.sf = []
 
-    def links(self, f, l, w):
+    def links(self, f, link, w):
         self.lf.append(np.asarray(f, dtype=np.int64))
-        self.ll.append(np.asarray(l, dtype=np.int64))
+        self.ll.append(np.asarray(link, dtype=np.int64))
         self.lw.append(np.broadcast_to(np.asarray(w, dtype=float), np.shape(f)).copy())
 
     def segs(self, router, f, key, w):
