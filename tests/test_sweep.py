@@ -400,3 +400,16 @@ def test_ray_local_gives_the_same_parquet_content(tmp_path):
     a, b = read_results(tmp_path / "local"), read_results(tmp_path / "ray")
     assert a.schema == b.schema and a.equals(b)
     assert a.column("error").null_count == 4  # 60 chips: not whole 8-GPU nodes
+
+
+def test_economics_and_inline_model_keys_are_axes(tmp_path):
+    s = sweep_of({"economics.usd_per_kwh": [0.05, 0.1]})
+    run_sweep(s, tmp_path / "bom", workers=1, progress=False)
+    a, b = read_results(tmp_path / "bom").to_pylist()
+    assert b["usd_per_hour_energy"] == pytest.approx(2 * a["usd_per_hour_energy"])
+    s = sweep_of({"model.num_hidden_layers": [16, 32]}, base=TRAIN_BASE)
+    run_sweep(s, tmp_path / "train", workers=1, progress=False)
+    short, full = read_results(tmp_path / "train").to_pylist()
+    assert not short["error"] and not full["error"]
+    assert short["step_time_s"] < full["step_time_s"]
+    assert full["model"] == "llama-3.1-8b" and full["model_num_hidden_layers"] == 32

@@ -117,10 +117,14 @@ class InferenceModel:
         for c in w.comms:
             t, _ = self.net.time(c.kind, c.nbytes, c.group, c.stride)
             comm[c.overlap] = comm[c.overlap] + t * c.count
-        # two-micro-batch overlap (DeepSeek, SGLang): the EP all-to-all of one half of the batch
-        # runs under the compute of the other half when each attention rank has >= 2 sequences
-        two = lay.batch / lay.dp >= 2
-        ep_exposed = np.where(two, np.maximum(0.0, comm["ep"] - compute), comm["ep"])
+        # Prefill: two-micro-batch overlap (DeepSeek, SGLang) hides the EP all-to-all of one half
+        # of the batch under the other half's compute. Decode: the per-layer compute is short and
+        # the low-latency all-to-all is latency-bound, so it is counted as exposed.
+        if phase == "prefill":
+            two = lay.batch / lay.dp >= 2
+            ep_exposed = np.where(two, np.maximum(0.0, comm["ep"] - compute), comm["ep"])
+        else:
+            ep_exposed = comm["ep"]
         stage = compute + comm["tp"] + ep_exposed + comm["pp"]
         out = {k: np.broadcast_to(v, stage.shape) for k, v in parts.items()}
         out.update({"dispatch_combine": ep_exposed, "other_comm": comm["tp"] + comm["pp"]})

@@ -231,9 +231,11 @@ class PointEvaluator:
             raise InputError("system", f"must name a system (got {system_name!r})")
         row.setdefault("system", system_name)
         row.setdefault("chips", chips if isinstance(chips, int) else None)
-        if ctx.workload != "bom":
-            model = data.get("model")
-            row.setdefault("model", model if isinstance(model, str) else json.dumps(model))
+        if ctx.workload != "bom":  # the model as named (its varied keys have their own columns)
+            model = o.scenario.get("model", ctx.base.get("model"))
+            row.setdefault(
+                "model", model if isinstance(model, str) else json.dumps(model, sort_keys=True)
+            )
         design = self.designs.get(system_name, o)
         fabric = build(design.system, chips, chip=design.chip)
         out = _bom_columns(fabric)
