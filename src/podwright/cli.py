@@ -243,19 +243,21 @@ def search_cmd(
     for r in result["results"]:
         body = r.get("training") or r.get("inference")
         lay = r["layout"]
-        par = lay.get("parallel", {})
-        rows.append(
-            [", ".join(f"{k}{v}" for k, v in par.items())]
-            + [lay.get("micro_batch", lay.get("batch")), lay.get("recompute", ""),
-               body.get("tokens_per_s_per_chip", body.get("decode_tokens_per_s_per_chip",
-                                                           body.get("prefill_tokens_per_s_per_chip"))),
-               body.get("mfu", body.get("tpot_ms")), body["memory_gb_per_chip"],
-               r["economics"].get("usd_per_mtoken")]
-        )  # fmt: skip
-    console.print(
-        table(f"best of {result['evaluated']:,} layouts",
-              ["layout", "micro-batch / batch", "recompute", "tokens/s/chip", "MFU / TPOT ms", "GB/chip", "$/Mtoken"], rows)
-    )  # fmt: skip
+        par = ", ".join(f"{k}{v}" for k, v in lay.get("parallel", {}).items())
+        extra = (
+            [f"mb{lay['micro_batch']}", f"zero{lay['zero']}", lay["recompute"], lay["schedule"]]
+            if "zero" in lay
+            else [f"batch {lay['batch']}", f"instance {lay['instance_chips']}"]
+        )
+        speed = (
+            body.get("tokens_per_s_per_chip")
+            or body.get("decode_tokens_per_s_per_chip")
+            or body.get("prefill_tokens_per_s_per_chip")
+        )
+        rows.append([par + "; " + ", ".join(extra), speed, body.get("mfu", body.get("tpot_ms", body.get("ttft_ms"))),
+                     body["memory_gb_per_chip"], r["economics"].get("usd_per_mtoken")])  # fmt: skip
+    cols = ["layout", "tokens/s/chip", "MFU / TPOT ms", "GB/chip", "$/Mtoken"]
+    console.print(table(f"best of {result['evaluated']:,} layouts", cols, rows))
     for reason, n in result["rejected"].items():
         console.print(f"[dim]{n:,} rejected: {reason}[/dim]")
     if result["pareto"]:

@@ -33,32 +33,22 @@ def print_prediction(console: Console, p: dict) -> None:
             table("economics", ["", "value"], [[a, b] for a, b in p["economics"].items()])
         )
     ex = p.get("explain")
-    if ex:
-        console.print(
-            table(
-                "time by operation class (s per step)",
-                ["class", "s"],
-                [[k, v] for k, v in ex.get("time_by_class_s", {}).items()],
-            )
-        )
-        if "comm_total_s" in ex:
-            console.print(
-                table(
-                    "communication per step (s)",
-                    ["class", "total", "exposed"],
-                    [[k, v, ex["comm_exposed_s"].get(k)] for k, v in ex["comm_total_s"].items()],
-                )
-            )
-        if ex.get("collectives"):
-            cols = ["name", "kind", "phase", "group", "stride", "fabric", "bytes", "seconds_each"]
-            console.print(
-                table(
-                    "collectives and the fabric level they use",
-                    cols,
-                    [[c[k] for k in cols] for c in ex["collectives"]],
-                    right_from=3,
-                )
-            )
-        for key in ("decode_step_s", "batch_bound"):
-            if key in ex:
-                console.print(f"{key}: {ex[key]}")
+    if not ex:
+        return
+    if "time_by_class_s" in ex:
+        rows = [[k, v] for k, v in ex["time_by_class_s"].items()]
+        console.print(table("time by operation class (s per step)", ["class", "s"], rows))
+    if "step_s_per_stage" in ex:
+        rows = [[k, v] for k, v in ex["step_s_per_stage"].items()]
+        title = f"step time per pipeline stage (s), {ex['stages']} stage(s)"
+        console.print(table(title, ["part", "s"], rows))
+    if "comm_total_s" in ex:
+        rows = [[k, v, ex["comm_exposed_s"].get(k)] for k, v in ex["comm_total_s"].items()]
+        console.print(table("communication per step (s)", ["class", "total", "exposed"], rows))
+    if ex.get("collectives"):
+        cols = ["name", "kind", "phase", "group", "stride", "fabric", "bytes", "seconds_each"]
+        rows = [[c[k] for k in cols] for c in ex["collectives"]]
+        console.print(table("collectives and the fabric level they use", cols, rows, right_from=3))
+    for key in ("decode_step_s", "batch_bound"):
+        if key in ex:
+            console.print(f"{key}: {ex[key]}")
