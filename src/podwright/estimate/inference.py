@@ -127,7 +127,8 @@ class InferenceModel:
             ep_exposed = comm["ep"]
         stage = compute + comm["tp"] + ep_exposed + comm["pp"]
         out = {k: np.broadcast_to(v, stage.shape) for k, v in parts.items()}
-        out.update({"dispatch_combine": ep_exposed, "other_comm": comm["tp"] + comm["pp"]})
+        out["dispatch_combine"] = np.broadcast_to(ep_exposed, stage.shape)
+        out["other_comm"] = np.broadcast_to(comm["tp"] + comm["pp"], stage.shape)
         out["stage"] = stage
         out["total"] = stage * lay.pp
         return out

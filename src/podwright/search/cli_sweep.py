@@ -100,7 +100,8 @@ def query(
         sys.stdout.write(json.dumps(records, indent=2, default=str) + "\n")
         return
     console = Console(width=None if sys.stdout.isatty() else 200)
-    console.print(table(f"{len(rows):,} rows", cols, [list(r) for r in rows]))
+    title = f"{len(rows):,} row{'' if len(rows) == 1 else 's'}"
+    console.print(table(title, cols, [list(r) for r in rows]))
 
 
 @sweep_app.command("plot")

@@ -22,7 +22,8 @@ from podwright.specs.base import PositiveInt, Strict
 from podwright.specs.catalog import read_yaml
 
 SPEC_VERSION = 1
-MAX_POINTS = 50_000_000
+MAX_POINTS = 50_000_000  # a grid is decoded point by point
+MAX_SAMPLED = 10_000_000  # random / lhs samples are drawn all at once (n x axes floats)
 TARGETS = ("system", "chip", "part")  # design overrides; any other path is a scenario key
 
 
@@ -136,6 +137,8 @@ class Sweep:
         else:
             if not self.n:
                 raise InputError("n", f"mode '{self.mode}' needs n (the number of points)")
+            if self.n > MAX_SAMPLED:
+                raise InputError("n", f"{self.n:,} is more than {MAX_SAMPLED:,} sampled points")
         if self.n > MAX_POINTS:
             raise InputError("axes", f"{self.n:,} points is more than {MAX_POINTS:,}")
 
