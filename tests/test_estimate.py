@@ -219,3 +219,33 @@ def test_bad_slo_exits_2(cli, tmp_path, tpot):
     r = cli("predict", str(path))
     assert r.returncode == 2
     assert "inference.slo.tpot_ms" in r.stderr and len(r.stderr.strip().splitlines()) == 1
+
+
+def test_predict_with_simulated_network(cli, tmp_path):
+    import yaml
+
+    body = {"system": "hgx-h100-ib", "chips": 64, "model": "llama-3.1-8b",
+            "training": {"seq_len": 4096, "global_batch": 128,
+                         "parallel": {"tp": 8, "pp": 1, "cp": 1}, "zero": 1, "recompute": "none"}}  # fmt: skip
+    path = tmp_path / "s.yaml"
+    path.write_text(yaml.safe_dump(body))
+    r = cli("predict", str(path), "--network", "sim", "--explain", "--json")
+    assert r.returncode == 0, r.stderr
+    data = json.loads(r.stdout)
+    assert data["network"] == "sim"
+    sims = [c["seconds_each_sim"] for c in data["explain"]["collectives"]]
+    assert sims and all(t > 0 for t in sims)
+    ana = json.loads(cli("predict", str(path), "--json").stdout)
+    # same layout; the simulated network may only move the step time, not the compute
+    assert data["layout"] == ana["layout"]
+    assert data["training"]["breakdown_s"]["compute"] == pytest.approx(
+        ana["training"]["breakdown_s"]["compute"]
+    )
+
+
+def test_examples_predict(cli):
+    from pathlib import Path
+
+    for path in sorted((Path(__file__).resolve().parents[1] / "examples").glob("*.yaml")):
+        r = cli("predict", str(path), "--json")
+        assert r.returncode == 0, (path, r.stderr)

@@ -164,13 +164,24 @@ def predict(
     scenario: Annotated[str, typer.Argument(help="scenario YAML (SCENARIO.md section 1)")],
     as_json: JsonOpt = False,
     explain: Annotated[bool, typer.Option("--explain", help="where the time goes")] = False,
+    network: Annotated[
+        str, typer.Option(help="analytical | sim (flow-level simulator)")
+    ] = "analytical",
 ) -> None:
     """Predict training step time / MFU or inference TTFT / TPOT for one scenario."""
     from podwright.estimate.predict import predict as run
     from podwright.report.prediction import print_prediction
     from podwright.specs.scenario import load_scenario
 
-    result = run(load_scenario(scenario), explain=explain)
+    if network not in ("analytical", "sim"):
+        raise InputError("network", f"must be analytical or sim (got {network!r})")
+    s = load_scenario(scenario)
+    factory = None
+    if network == "sim":
+        if s.training is None:
+            raise InputError("network", "sim is available for training scenarios")
+        from podwright.sim.network.estimator import sim_network as factory
+    result = run(s, explain=explain, network=factory)
     if as_json:
         return _print_json(result)
     print_prediction(console, result)

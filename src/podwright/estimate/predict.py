@@ -43,7 +43,7 @@ def train_candidates(scenario: Scenario, model, fabric):
     return layouts, rejected
 
 
-def predict_training(scenario: Scenario, explain: bool = False) -> dict:
+def predict_training(scenario: Scenario, explain: bool = False, network=None) -> dict:
     tr = scenario.training
     model = load_model(scenario.model)
     fabric = _fabric(scenario)
@@ -62,8 +62,9 @@ def predict_training(scenario: Scenario, explain: bool = False) -> dict:
         )
         layouts, i = res.layouts, 0
     one = layouts.take([i])
-    lo = evaluate_training(model, fabric, one, tr.seq_len, scenario.precision, tr.overlap, side=-1)
-    hi = evaluate_training(model, fabric, one, tr.seq_len, scenario.precision, tr.overlap, side=+1)
+    args = (model, fabric, one, tr.seq_len, scenario.precision, tr.overlap)
+    lo = evaluate_training(*args, side=-1, network=network)
+    hi = evaluate_training(*args, side=+1, network=network)
     out = training_prediction(scenario, fabric, res, i)
     band = {}
     for key in BAND_KEYS:
@@ -74,7 +75,9 @@ def predict_training(scenario: Scenario, explain: bool = False) -> dict:
 
     out["economics"] = _economics(scenario, fabric, out["training"]["tokens_per_s_per_chip"])
     if explain:
-        out["explain"] = explain_training(res, i, model, fabric, layouts, scenario)
+        out["explain"] = explain_training(res, i, model, fabric, layouts, scenario, network)
+    if network is not None:
+        out["network"] = "sim"
     return out
 
 
@@ -101,12 +104,13 @@ def training_prediction(scenario: Scenario, fabric, res: TrainingResult, i: int)
     return out
 
 
-def explain_training(res, i, model, fabric, layouts, scenario) -> dict:
+def explain_training(res, i, model, fabric, layouts, scenario, network=None) -> dict:
     from podwright.estimate.network import NetworkModel
     from podwright.workload.training import dp_comms, training_work
 
     one = layouts.take([i])
     net = NetworkModel.of(fabric)
+    sim = network(fabric, 0) if network is not None else None
     work = training_work(model, one, scenario.training.seq_len, scenario.precision)
     comms = []
     seen = set()
@@ -118,8 +122,12 @@ def explain_training(res, i, model, fabric, layouts, scenario) -> dict:
             continue
         seen.add(key)
         t, share = net.time(c.kind, c.nbytes, c.group, c.stride)
+        row = {}
+        if sim is not None:
+            row["seconds_each_sim"] = float(sim.time(c.kind, c.nbytes, c.group, c.stride)[0][0])
         comms.append(
-            {
+            row
+            | {
                 "name": c.name,
                 "kind": c.kind,
                 "phase": c.phase,
@@ -149,9 +157,11 @@ def explain_training(res, i, model, fabric, layouts, scenario) -> dict:
     }
 
 
-def predict(scenario: Scenario, explain: bool = False) -> dict:
+def predict(scenario: Scenario, explain: bool = False, network=None) -> dict:
+    """`network`: None for the analytical collective model, or a factory (fabric, side) ->
+    network model, e.g. podwright.sim.network.estimator.sim_network."""
     if scenario.training is not None:
-        return predict_training(scenario, explain)
+        return predict_training(scenario, explain, network)
     from podwright.estimate.inference import predict_inference
 
     return predict_inference(scenario, explain)

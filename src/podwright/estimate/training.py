@@ -122,12 +122,13 @@ def evaluate_training(
     overlap,
     side: int = 0,
     detail: bool = False,
+    network=None,
 ) -> TrainingResult:
     """Step time, MFU and memory of every layout; `detail` adds the per-class split that
-    --explain prints."""
+    --explain prints. `network(fabric, side)` makes the network model (default: analytical)."""
     chip = fabric.chip
     comp = ComputeModel.of(chip, precision, side)
-    net = NetworkModel.of(fabric, side)
+    net = (network or NetworkModel.of)(fabric, side)
     n = len(lay)
     sub, inv = factorize(lay, MICROBATCH_KEYS)
     mbw = _gather(_micro_batch_work(model, sub, seq, precision, comp, net), inv, n)

@@ -47,6 +47,8 @@ def print_prediction(console: Console, p: dict) -> None:
         console.print(table("communication per step (s)", ["class", "total", "exposed"], rows))
     if ex.get("collectives"):
         cols = ["name", "kind", "phase", "group", "stride", "fabric", "bytes", "seconds_each"]
+        if "seconds_each_sim" in ex["collectives"][0]:
+            cols.append("seconds_each_sim")
         rows = [[c[k] for k in cols] for c in ex["collectives"]]
         console.print(table("collectives and the fabric level they use", cols, rows, right_from=3))
     for key in ("decode_step_s", "batch_bound"):
