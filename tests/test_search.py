@@ -75,3 +75,19 @@ def test_search_beats_or_matches_published_layout(case_id):
         >= published["training"]["tokens_per_s_per_chip"] * (1 - 1e-9)
         or not published["fits"]
     )
+
+
+def test_pareto_figure(cli, tmp_path):
+    pytest.importorskip("matplotlib")
+    s = tmp_path / "s.yaml"
+    s.write_text(
+        yaml.safe_dump(
+            {"system": "hgx-h100-ib", "chips": 8, "model": "llama-3.1-8b", "precision": "fp8",
+             "inference": {"phase": "decode", "parallel": {"tp": "auto", "attn_dp": "auto"},
+                           "instance_chips": "auto"}}
+        )
+    )  # fmt: skip
+    fig = tmp_path / "front.png"
+    r = cli("search", str(s), "-o", str(fig))
+    assert r.returncode == 0, r.stderr
+    assert fig.stat().st_size > 1000
