@@ -363,34 +363,14 @@ def _predict_disaggregated(scenario, model, fabric, explain) -> dict:
     d = inf.disaggregated
     base = inf.model_dump()
     base.pop("disaggregated")
-    pre_s = scenario.model_copy(
-        update={
-            "inference": Inference(
-                **{
-                    **base,
-                    "phase": "prefill",
-                    "instance_chips": d.prefill_chips
-                    if inf.instance_chips in (None, "auto")
-                    else inf.instance_chips,
-                }
-            ),
-            "chips": d.prefill_chips,
-        }
-    )
-    dec_s = scenario.model_copy(
-        update={
-            "inference": Inference(
-                **{
-                    **base,
-                    "phase": "decode",
-                    "instance_chips": d.decode_chips
-                    if inf.instance_chips in (None, "auto")
-                    else inf.instance_chips,
-                }
-            ),
-            "chips": d.decode_chips,
-        }
-    )
+
+    def pool(phase: str, chips: int):
+        instance = chips if inf.instance_chips in (None, "auto") else inf.instance_chips
+        body = Inference(**{**base, "phase": phase, "instance_chips": instance})
+        return scenario.model_copy(update={"inference": body, "chips": chips})
+
+    pre_s = pool("prefill", d.prefill_chips)
+    dec_s = pool("decode", d.decode_chips)
     pre = predict_inference(pre_s)
     dec = predict_inference(dec_s)
     p_rate = pre["inference"]["prefill_tokens_per_s_per_chip"] * d.prefill_chips / inf.input_len

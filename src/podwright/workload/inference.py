@@ -20,6 +20,7 @@ from podwright.workload.operations import (
     Comm,
     Gemm,
     Work,
+    projection_gemms,
 )
 
 DTYPE_BYTES = {"fp32": 4, "tf32": 4, "bf16": 2, "fp16": 2, "fp8": 1, "int8": 1, "fp4": 0.5}
@@ -121,38 +122,9 @@ def step_work(
     tp = lay.tp
     one = np.ones_like(T, dtype=float)
     w = Work()
-    if model.mla:
-        qk = model.heads * model.qk_head_dim
-        if model.q_lora:
-            w.gemms.append(Gemm("q_down", T, model.q_lora * one, h * one, per_stage))
-            w.gemms.append(Gemm("q_up", T, qk / tp, model.q_lora * one, per_stage))
-        else:
-            w.gemms.append(Gemm("q_proj", T, qk / tp, h * one, per_stage))
-        w.gemms.append(
-            Gemm("kv_down", T, (model.kv_lora + model.rope_dim) * one, h * one, per_stage)
-        )
-        w.gemms.append(
-            Gemm(
-                "kv_up",
-                T,
-                model.heads * (model.nope_dim + model.v_dim) / tp,
-                model.kv_lora * one,
-                per_stage,
-            )
-        )
-        w.gemms.append(Gemm("attn_out", T, h * one, model.heads * model.v_dim / tp, per_stage))
-    else:
-        qkv = (model.heads + 2 * model.kv_heads) * model.head_dim
-        w.gemms.append(Gemm("qkv_proj", T, qkv / tp, h * one, per_stage))
-        w.gemms.append(Gemm("attn_out", T, h * one, model.heads * model.head_dim / tp, per_stage))
+    w.gemms += projection_gemms(model, T, tp, per_stage, dense_l, moe_l)
     up = 2 if model.gated else 1
-    w.gemms.append(Gemm("mlp_up", T, up * model.ffn / tp, h * one, dense_l))
-    w.gemms.append(Gemm("mlp_down", T, h * one, model.ffn / tp, dense_l))
     if model.moe:
-        w.gemms.append(Gemm("router", T, model.experts * one, h * one, moe_l))
-        if model.shared_ffn:
-            w.gemms.append(Gemm("shared_up", T, up * model.shared_ffn / tp, h * one, moe_l))
-            w.gemms.append(Gemm("shared_down", T, h * one, model.shared_ffn / tp, moe_l))
         total_tokens = lay.batch * new_tokens  # across the instance
         # EP beyond the expert count (or not dividing it) hosts redundant experts (EPLB)
         local = np.ceil(model.experts / lay.ep)

@@ -51,3 +51,36 @@ class Work:
     attn_kernels: np.ndarray | float = 0.0  # attention kernel launches (one per layer)
     elem_kernels: np.ndarray | float = 0.0  # element-wise kernel launches
     comms: list[Comm] = field(default_factory=list)
+
+
+def projection_gemms(model, T, tp, layers, dense_l, moe_l) -> list[Gemm]:
+    """The GEMMs of every layer that a token meets whatever its routing: attention projections
+    (MLA's low-rank ones or Q/K/V/O), the dense MLP of dense layers, and the router and shared
+    experts of MoE layers. T tokens per GEMM; N-dimensions split over `tp`."""
+    h = model.hidden
+    one = np.ones_like(T, dtype=float)
+    out = []
+    if model.mla:
+        qk = model.heads * model.qk_head_dim
+        if model.q_lora:
+            out.append(Gemm("q_down", T, model.q_lora * one, h * one, layers))
+            out.append(Gemm("q_up", T, qk / tp, model.q_lora * one, layers))
+        else:
+            out.append(Gemm("q_proj", T, qk / tp, h * one, layers))
+        out.append(Gemm("kv_down", T, (model.kv_lora + model.rope_dim) * one, h * one, layers))
+        kv_up = model.heads * (model.nope_dim + model.v_dim)
+        out.append(Gemm("kv_up", T, kv_up / tp, model.kv_lora * one, layers))
+        out.append(Gemm("attn_out", T, h * one, model.heads * model.v_dim / tp, layers))
+    else:
+        qkv = (model.heads + 2 * model.kv_heads) * model.head_dim
+        out.append(Gemm("qkv_proj", T, qkv / tp, h * one, layers))
+        out.append(Gemm("attn_out", T, h * one, model.heads * model.head_dim / tp, layers))
+    up = 2 if model.gated else 1
+    out.append(Gemm("mlp_up", T, up * model.ffn / tp, h * one, dense_l))
+    out.append(Gemm("mlp_down", T, h * one, model.ffn / tp, dense_l))
+    if model.moe:
+        out.append(Gemm("router", T, model.experts * one, h * one, moe_l))
+        if model.shared_ffn:
+            out.append(Gemm("shared_up", T, up * model.shared_ffn / tp, h * one, moe_l))
+            out.append(Gemm("shared_down", T, h * one, model.shared_ffn / tp, moe_l))
+    return out

@@ -25,6 +25,7 @@ from podwright.workload.operations import (
     Comm,
     Gemm,
     Work,
+    projection_gemms,
 )
 
 DTYPE_BYTES = {"fp32": 4, "tf32": 4, "bf16": 2, "fp16": 2, "fp8": 1, "int8": 1, "fp4": 0.5}
@@ -56,41 +57,15 @@ def training_work(model: ModelSpec, lay: TrainLayouts, seq: int, precision: str)
     one = np.ones_like(T)
     w = Work()
 
-    # --- attention projections -------------------------------------------------------------
-    if model.mla:
-        qk = model.heads * model.qk_head_dim
-        if model.q_lora:
-            w.gemms.append(Gemm("q_down", T, model.q_lora * one, h * one, layers))
-            w.gemms.append(Gemm("q_up", T, qk / tp, model.q_lora * one, layers))
-        else:
-            w.gemms.append(Gemm("q_proj", T, qk / tp, h * one, layers))
-        w.gemms.append(Gemm("kv_down", T, (model.kv_lora + model.rope_dim) * one, h * one, layers))
-        kv_up = model.heads * (model.nope_dim + model.v_dim)
-        w.gemms.append(Gemm("kv_up", T, kv_up / tp, model.kv_lora * one, layers))
-        w.gemms.append(Gemm("attn_out", T, h * one, model.heads * model.v_dim / tp, layers))
-    else:
-        qkv = (model.heads + 2 * model.kv_heads) * model.head_dim
-        w.gemms.append(Gemm("qkv_proj", T, qkv / tp, h * one, layers))
-        w.gemms.append(Gemm("attn_out", T, h * one, model.heads * model.head_dim / tp, layers))
-
-    # --- MLPs ------------------------------------------------------------------------------
+    w.gemms += projection_gemms(model, T, tp, layers, dense_l, moe_l)
     up = 2 if model.gated else 1
     if model.moe:
-        w.gemms.append(Gemm("mlp_up", T, up * model.ffn / tp, h * one, dense_l))
-        w.gemms.append(Gemm("mlp_down", T, h * one, model.ffn / tp, dense_l))
-        w.gemms.append(Gemm("router", T, model.experts * one, h * one, moe_l))
-        if model.shared_ffn:
-            w.gemms.append(Gemm("shared_up", T, up * model.shared_ffn / tp, h * one, moe_l))
-            w.gemms.append(Gemm("shared_down", T, h * one, model.shared_ffn / tp, moe_l))
         t_rank = T / tp  # tokens each rank routes (sequence parallel)
         local = model.experts / ep
         m_e = ep * t_rank * etp * model.top_k / model.experts  # tokens per local expert
         cnt = moe_l * local
         w.gemms.append(Gemm("expert_up", m_e, up * model.expert_ffn / etp, h * one, cnt, "expert"))
         w.gemms.append(Gemm("expert_down", m_e, h * one, model.expert_ffn / etp, cnt, "expert"))
-    else:
-        w.gemms.append(Gemm("mlp_up", T, up * model.ffn / tp, h * one, dense_l))
-        w.gemms.append(Gemm("mlp_down", T, h * one, model.ffn / tp, dense_l))
     w.gemms.append(Gemm("lm_head", T, V / tp, h * one, (1 + extra) * last * one, "head"))
 
     # --- attention core (FlashAttention; causal) --------------------------------------------
