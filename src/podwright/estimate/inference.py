@@ -96,8 +96,8 @@ class InferenceModel:
         self.comp = ComputeModel.of(self.chip, self.prec, side)
         self.comp_e = ComputeModel.of(self.chip, self.eprec, side)
         self.net = NetworkModel.of(fabric, side)
-        low = self.prec in ("fp8", "fp4", "int8")
-        self.kv_dtype = self.inf.kv_cache_dtype or ("fp8" if low else "bf16")
+        # vLLM / SGLang default ("auto"): the KV cache in the activations' 16-bit type
+        self.kv_dtype = self.inf.kv_cache_dtype or "bf16"
 
     def step(self, lay: InferLayouts, phase: str, new_tokens, context) -> dict[str, np.ndarray]:
         w = step_work(

@@ -80,7 +80,7 @@ class Inference(Strict):
     slo: Slo = Slo()
     mtp: Mtp | None = None
     disaggregated: Disaggregated | None = None
-    kv_cache_dtype: Precision | None = None  # optional; default fp8 for 8/4-bit models, else bf16
+    kv_cache_dtype: Precision | None = None  # optional; default bf16 (engines' "auto")
     expert_imbalance: Annotated[float, Field(ge=1)] = 1.0  # optional: busiest expert chip / mean
 
 
