@@ -39,11 +39,13 @@ def train_scenario(system, chips, model, precision="bf16", **par):
 
 
 def layouts_per_second(s, repeat_to=1_000_000):
+    """Distinct layouts: the scenario's enumerated space repeated over global batch sizes."""
     model = load_model(s.model)
     fabric = build(s.system, s.chips)
     lay, _ = enumerate_layouts(s.training, model, s.chips)
     reps = max(1, repeat_to // len(lay))
     big = lay.take(np.tile(np.arange(len(lay)), reps))
+    big.gbs = big.gbs * np.repeat(np.arange(1, reps + 1), len(lay))
     evaluate_training(
         model, fabric, lay.take(np.arange(min(len(lay), 100))), 4096, s.precision, Overlap()
     )

@@ -43,8 +43,9 @@ def in_flight(lay: TrainLayouts) -> np.ndarray:
     )
 
 
-def training_memory(model: ModelSpec, lay: TrainLayouts, seq: int) -> dict[str, np.ndarray]:
-    """Bytes per chip on the most loaded stage, by component."""
+def state_memory(model: ModelSpec, lay: TrainLayouts) -> dict[str, np.ndarray]:
+    """Weights, gradients and optimizer states per chip on the most loaded stage (bytes):
+    bf16 weights, fp32 gradients, fp32 master copy + Adam moments, sharded by ZeRO stage."""
     dense, expert = stage_params(model, lay)
     edp = lay.tp * lay.cp * lay.dp / (lay.ep * lay.etp)
     z = lay.zero
@@ -57,10 +58,24 @@ def training_memory(model: ModelSpec, lay: TrainLayouts, seq: int) -> dict[str, 
     optim = 12.0 * (
         np.where(z >= 1, dense / lay.dp, dense) + np.where(z >= 1, expert / edp, expert)
     )
+    return {"weights": weights, "gradients": grads, "optimizer": optim}
+
+
+def activation_parts(model: ModelSpec, lay: TrainLayouts, seq: int):
+    """(bytes one in-flight micro-batch keeps on the first stage, bytes of the output layer's
+    logits and loss on the last stage when there is no pipeline)."""
     dense_l, moe_l = stage_layers(model, lay)
     per_layer = activation_bytes_per_layer(model, seq, lay.mb, lay.recompute) / (lay.tp * lay.cp)
-    act = per_layer * (dense_l + moe_l) * in_flight(lay)
     # logits and loss of the output layer on the last stage (fp32), vocabulary-parallel
     logits = 4.0 * seq * lay.mb * model.vocab / (lay.tp * lay.cp)
-    act = act + np.where(lay.pp == 1, logits, 0.0)
-    return {"weights": weights, "gradients": grads, "optimizer": optim, "activations": act}
+    return per_layer * (dense_l + moe_l), np.where(lay.pp == 1, logits, 0.0)
+
+
+def activation_memory(model: ModelSpec, lay: TrainLayouts, seq: int) -> np.ndarray:
+    per_mb, logits = activation_parts(model, lay, seq)
+    return per_mb * in_flight(lay) + logits
+
+
+def training_memory(model: ModelSpec, lay: TrainLayouts, seq: int) -> dict[str, np.ndarray]:
+    """Bytes per chip on the most loaded stage, by component."""
+    return state_memory(model, lay) | {"activations": activation_memory(model, lay, seq)}

@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from podwright.estimate.compute import ComputeModel
-from podwright.estimate.memory import training_memory
+from podwright.estimate.memory import activation_parts, in_flight, state_memory
 from podwright.estimate.network import NetworkModel
 from podwright.topology import Fabric
 from podwright.workload.layout import RECOMPUTE, SCHEDULES, TrainLayouts
@@ -57,8 +57,10 @@ def factorize(lay: TrainLayouts, names: tuple[str, ...]) -> tuple[TrainLayouts, 
     return lay.take(first), inv.ravel()
 
 
-MICROBATCH_KEYS = ("tp", "pp", "cp", "dp", "ep", "etp", "mb", "sp", "vpp")
-DP_KEYS = ("tp", "pp", "cp", "dp", "ep", "etp", "zero")
+# Everything but the global batch is evaluated once per distinct combination of these fields.
+SHARED_KEYS = (
+    "tp", "pp", "cp", "dp", "ep", "etp", "mb", "sp", "vpp", "zero", "schedule", "recompute",
+)  # fmt: skip
 
 
 def _micro_batch_work(model, sub, seq, precision, comp, net) -> dict:
@@ -113,6 +115,79 @@ def _gather(d, inv, n):
     return np.asarray(d, dtype=float)[inv] if np.ndim(d) else np.full(n, float(d))
 
 
+def _layout_costs(model, sub, seq, precision, comp, net, overlap) -> dict:
+    """Everything about one micro-batch and one step that does not depend on the number of
+    micro-batches, for layouts `sub`."""
+    n = len(sub)
+    mbw = _micro_batch_work(model, sub, seq, precision, comp, net)
+    dpw = _data_parallel_work(model, sub, comp, net)
+    t_gemm = sum(mbw["gemm"].values())
+    t_attn, t_elem = mbw["attn"], mbw["elem"]
+    fwd = t_gemm + t_attn + t_elem
+    bwd = 2.0 * t_gemm + 2.5 * t_attn + 2.0 * t_elem
+    rec = sub.recompute
+    full = rec == RECOMPUTE.index("full")
+    recompute_t = np.where(full, fwd, np.where(rec == RECOMPUTE.index("selective"), t_attn, 0.0))
+    compute = fwd + bwd + recompute_t
+    # per micro-batch communication by overlap class; full recompute repeats the forward TP
+    comm = {k: v + np.zeros(n) for k, v in mbw["comm"].items()}
+    comm["fsdp"] = dpw["fsdp"] + np.zeros(n)
+    comm["tp"] = comm["tp"] + np.where(full, mbw["tp_fwd"], 0.0)
+    dual = sub.schedule == SCHEDULES.index("dualpipe")
+    ep_overlap = dual if overlap.ep is None else np.full(n, bool(overlap.ep))
+    exposed = {
+        "tp": np.maximum(0.0, comm["tp"] - 3.0 * t_gemm) if overlap.tp else comm["tp"],
+        "ep": np.where(ep_overlap, np.maximum(0.0, comm["ep"] - compute), comm["ep"]),
+        "cp": np.maximum(0.0, comm["cp"] - 3.5 * t_attn) if overlap.cp else comm["cp"],
+        "pp": comm["pp"],
+        "fsdp": np.maximum(0.0, comm["fsdp"] - compute),
+    }
+    exposed_mb = sum(exposed.values())
+    per_mb = compute + exposed_mb
+    pp = sub.pp.astype(float)
+    s = sub.schedule
+    bubble = np.select(
+        [s == SCHEDULES.index("interleaved"), s == SCHEDULES.index("dualpipe")],
+        [
+            (pp - 1) / np.maximum(sub.vpp, 1) * per_mb,
+            np.maximum(pp / 2 - 1, 0) * (fwd + 0.5 * (bwd + recompute_t)),
+        ],
+        (pp - 1) * per_mb,
+    )
+    # per-step data-parallel communication, hidden under the last backward / first forward
+    t_grad, t_param = dpw["grad"] + np.zeros(n), dpw["param"] + np.zeros(n)
+    if overlap.dp:
+        dp_exposed = np.maximum(0.0, t_grad - (bwd + recompute_t)) + np.maximum(0.0, t_param - fwd)
+    else:
+        dp_exposed = t_grad + t_param
+    state = state_memory(model, sub)
+    act_mb, logits = activation_parts(model, sub, seq)
+    return {
+        "per_mb": per_mb,
+        "compute": compute,
+        "exposed_mb": exposed_mb,
+        "bubble": bubble,
+        "dp_exposed": dp_exposed,
+        "optimizer": dpw["optimizer"],
+        "state": state,
+        "act_mb": act_mb,
+        "logits": logits,
+        "full": full.astype(float),
+        # for --explain
+        "detail": {
+            "gemm": mbw["gemm"],
+            "attn": t_attn,
+            "elem": t_elem,
+            "recompute": recompute_t,
+            "comm": comm,
+            "exposed": exposed,
+            "dp_total": t_grad + t_param,
+            "scale_out": mbw["scale_out"] + dpw["scale_out_mb"],
+            "scale_out_step": dpw["scale_out_step"],
+        },
+    }
+
+
 def evaluate_training(
     model: ModelSpec,
     fabric: Fabric,
@@ -130,99 +205,50 @@ def evaluate_training(
     comp = ComputeModel.of(chip, precision, side)
     net = (network or NetworkModel.of)(fabric, side)
     n = len(lay)
-    sub, inv = factorize(lay, MICROBATCH_KEYS)
-    mbw = _gather(_micro_batch_work(model, sub, seq, precision, comp, net), inv, n)
-    sub, inv = factorize(lay, DP_KEYS)
-    dpw = _gather(_data_parallel_work(model, sub, comp, net), inv, n)
-
-    gemm_by_cls = mbw["gemm"]
-    t_gemm = sum(gemm_by_cls.values())
-    t_attn, t_elem = mbw["attn"], mbw["elem"]
-    fwd = t_gemm + t_attn + t_elem
-    bwd = 2.0 * t_gemm + 2.5 * t_attn + 2.0 * t_elem
-    rec = lay.recompute
-    recompute_t = np.where(
-        rec == RECOMPUTE.index("full"),
-        fwd,
-        np.where(rec == RECOMPUTE.index("selective"), t_attn, 0.0),
-    )
-    compute = fwd + bwd + recompute_t
-
-    # per micro-batch communication, by overlap class
-    comm = dict(mbw["comm"])
-    comm["fsdp"] = dpw["fsdp"]
-    scale_out_time = mbw["scale_out"] + dpw["scale_out_mb"]
-    # full recompute repeats the forward TP communication
-    comm["tp"] = comm["tp"] + np.where(rec == RECOMPUTE.index("full"), mbw["tp_fwd"], 0.0)
-    tp_overlap = np.full(n, bool(overlap.tp))
-    dual = lay.schedule == SCHEDULES.index("dualpipe")
-    ep_overlap = dual if overlap.ep is None else np.full(n, bool(overlap.ep))
-    exposed = {
-        "tp": np.where(tp_overlap, np.maximum(0.0, comm["tp"] - 3.0 * t_gemm), comm["tp"]),
-        "ep": np.where(ep_overlap, np.maximum(0.0, comm["ep"] - compute), comm["ep"]),
-        "cp": np.maximum(0.0, comm["cp"] - 3.5 * t_attn) if overlap.cp else comm["cp"],
-        "pp": comm["pp"],
-        "fsdp": np.maximum(0.0, comm["fsdp"] - compute),
-    }
-    per_mb = compute + sum(exposed.values())
+    sub, inv = factorize(lay, SHARED_KEYS)
+    costs = _layout_costs(model, sub, seq, precision, comp, net, overlap)
+    keep = costs.pop("detail")
+    c = _gather(costs, inv, n)
 
     m = lay.microbatches.astype(float)
-    pp = lay.pp.astype(float)
-    s = lay.schedule
-    bubble = np.select(
-        [s == SCHEDULES.index("interleaved"), s == SCHEDULES.index("dualpipe")],
-        [
-            (pp - 1) / np.maximum(lay.vpp, 1) * per_mb,
-            np.maximum(pp / 2 - 1, 0) * (fwd + 0.5 * (bwd + recompute_t)),
-        ],
-        (pp - 1) * per_mb,
-    )
-
-    # per-step data-parallel communication, hidden under the last backward / first forward
-    t_grad, t_param, optimizer = dpw["grad"], dpw["param"], dpw["optimizer"]
-    scale_out_time = scale_out_time + dpw["scale_out_step"] / np.maximum(m, 1)
-    if overlap.dp:
-        dp_exposed = np.maximum(0.0, t_grad - (bwd + recompute_t)) + np.maximum(0.0, t_param - fwd)
-    else:
-        dp_exposed = t_grad + t_param
-
-    mem = training_memory(model, lay, seq)
-
-    step = m * per_mb + bubble + dp_exposed + optimizer
+    step = m * c["per_mb"] + c["bubble"] + c["dp_exposed"] + c["optimizer"]
+    mem = c["state"] | {"activations": c["act_mb"] * in_flight(lay) + c["logits"]}
+    total_mem = mem["weights"] + mem["gradients"] + mem["optimizer"] + mem["activations"]
     chips = float(fabric.chips)
     tokens = lay.gbs.astype(float) * seq
     mflops = model_flops_per_token(model, seq) * tokens
     peak = chip.peak(precision) * 1e12
-    hw_flops = mflops * (1 + np.where(rec == RECOMPUTE.index("full"), 1 / 3, 0.0))
-    total_mem = sum(mem.values())
+    per_chip_s = step * chips
     result = TrainingResult(
         layouts=lay,
         step_time_s=step,
-        tokens_per_s_per_chip=tokens / step / chips,
-        mfu=mflops / (step * chips * peak),
-        hfu=hw_flops / (step * chips * peak),
-        tflops_per_chip=mflops / step / chips / 1e12,
+        tokens_per_s_per_chip=tokens / per_chip_s,
+        mfu=mflops / (per_chip_s * peak),
+        hfu=mflops * (1 + c["full"] / 3) / (per_chip_s * peak),
+        tflops_per_chip=mflops / per_chip_s / 1e12,
         memory_bytes=total_mem,
         fits=total_mem <= chip.hbm_gb * 1e9,
         breakdown={
-            "compute": m * compute,
-            "exposed_comm": m * sum(exposed.values()) + dp_exposed,
-            "pipeline_bubble": bubble,
-            "optimizer": optimizer,
+            "compute": m * c["compute"],
+            "exposed_comm": m * c["exposed_mb"] + c["dp_exposed"],
+            "pipeline_bubble": c["bubble"],
+            "optimizer": c["optimizer"],
         },
         memory=mem,
     )
     if not detail:
         return result
+    d = _gather(keep, inv, n)
+    comm_sum = sum(d["comm"].values())
     result.detail = {
-        "gemm_s": {k: m * 3 * v for k, v in gemm_by_cls.items()},
-        "attention_s": m * 3.5 * t_attn,
-        "elementwise_s": m * 3 * t_elem,
-        "recompute_s": m * recompute_t,
-        "comm_total_s": {k: m * v for k, v in comm.items()} | {"dp": t_grad + t_param},
-        "comm_exposed_s": {k: m * v for k, v in exposed.items()} | {"dp": dp_exposed},
-        "scale_out_share": scale_out_time
-        / np.maximum(m * sum(comm.values()) + t_grad + t_param, 1e-30),
+        "gemm_s": {k: m * 3 * v for k, v in d["gemm"].items()},
+        "attention_s": m * 3.5 * d["attn"],
+        "elementwise_s": m * 3 * d["elem"],
+        "recompute_s": m * d["recompute"],
+        "comm_total_s": {k: m * v for k, v in d["comm"].items()} | {"dp": d["dp_total"]},
+        "comm_exposed_s": {k: m * v for k, v in d["exposed"].items()} | {"dp": c["dp_exposed"]},
+        "scale_out_share": (m * d["scale_out"] + d["scale_out_step"])
+        / np.maximum(m * comm_sum + d["dp_total"], 1e-30),
         "microbatches": m,
     }
     return result
