@@ -171,7 +171,9 @@ def test_decode_step_falls_as_hbm_bandwidth_rises(tmp_path):
 
 
 def test_inference_prediction_contract():
-    p = predict(_decode_scenario(), explain=True)
+    import podwright
+
+    p = podwright.predict(_decode_scenario(), explain=True)
     inf = p["inference"]
     assert inf["tpot_ms"] > 0 and inf["decode_tokens_per_s_per_chip"] > 0
     assert p["economics"]["usd_per_mtoken"] > 0

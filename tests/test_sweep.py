@@ -13,12 +13,13 @@ import numpy as np
 import pytest
 import yaml
 
+import podwright
+
 pa = pytest.importorskip("pyarrow")
 pytest.importorskip("duckdb")
 
 from podwright.economics.cost import HOURS_PER_YEAR, CostInputs  # noqa: E402
 from podwright.errors import InputError  # noqa: E402
-from podwright.estimate.predict import predict  # noqa: E402
 from podwright.search.results import query, read_results  # noqa: E402
 from podwright.search.sweep import parse_sweep, run_sweep  # noqa: E402
 from podwright.specs.scenario import parse_scenario  # noqa: E402
@@ -180,7 +181,7 @@ def test_training_sweep_rows_match_predict(tmp_path):
     by = {(r["training_seq_len"], r["chip_scale_up_bw"], r["chip_hbm_gb"]): r for r in rows}
     # a point with the catalog chip's own figures gives exactly what predict gives
     sc = dict(TRAIN_BASE, training=dict(TRAIN_BASE["training"], seq_len=2048))
-    ref = predict(parse_scenario(sc))
+    ref = podwright.predict(parse_scenario(sc))
     r = by[(2048, 450, 80)]
     assert r["step_time_s"] == ref["training"]["step_time_s"]
     assert r["mfu"] == ref["training"]["mfu"]

@@ -50,4 +50,32 @@ def system(name_or_path: str, chips: int | None = None) -> SystemHandle:
     return SystemHandle(name_or_path, chips)
 
 
-__all__ = ["InputError", "SystemHandle", "system", "__version__"]
+def _scenario(scenario):
+    from podwright.specs.scenario import Scenario, load_scenario, parse_scenario
+
+    if isinstance(scenario, Scenario):
+        return scenario
+    if isinstance(scenario, dict):
+        return parse_scenario(scenario)
+    return load_scenario(scenario)
+
+
+def predict(scenario, explain: bool = False) -> dict:
+    """The prediction object of SCENARIO.md section 2 (with `economics`) for a scenario given
+    as a path to its YAML, a mapping, or a parsed Scenario."""
+    from podwright.economics.cost import add_economics
+    from podwright.estimate.predict import fabric_for
+    from podwright.estimate.predict import predict as run
+
+    s = _scenario(scenario)
+    return add_economics(s, run(s, explain=explain), fabric_for(s))
+
+
+def search(scenario, top: int = 5, objective: str = "tokens_per_s_per_chip") -> dict:
+    """Best layouts of a scenario whose layout keys may be `auto` (see `podwright search`)."""
+    from podwright.search.layouts import search as run
+
+    return run(_scenario(scenario), top=top, objective=objective)
+
+
+__all__ = ["InputError", "SystemHandle", "predict", "search", "system", "__version__"]

@@ -181,7 +181,10 @@ def predict(
         if s.training is None:
             raise InputError("network", "sim is available for training scenarios")
         from podwright.sim.network.estimator import sim_network as factory
-    result = run(s, explain=explain, network=factory)
+    from podwright.economics.cost import add_economics
+    from podwright.estimate.predict import fabric_for
+
+    result = add_economics(s, run(s, explain=explain, network=factory), fabric_for(s))
     if as_json:
         return _print_json(result)
     print_prediction(console, result)

@@ -56,3 +56,27 @@ def per_token(cost: dict, tokens_per_s: float) -> dict:
             tokens_per_s / (cost["power_kw"] * 1000) if cost["power_kw"] else None
         )
     return out
+
+
+def scenario_cost(scenario, fabric: Fabric, tokens_per_s_per_chip: float | None) -> dict:
+    """$/hour of the chips a scenario uses, and $/Mtoken at the given rate. A job on part of a
+    node (fabric rounded up to whole nodes) pays its share."""
+    cost = hourly(fabric, CostInputs.of(scenario.economics))
+    share = scenario.chips / fabric.chips
+    scaled = ("capex_usd", "power_kw", "usd_per_hour", "usd_per_hour_capex", "usd_per_hour_energy")
+    cost = {k: v * share if k in scaled else v for k, v in cost.items()}
+    return per_token(cost, (tokens_per_s_per_chip or 0.0) * scenario.chips)
+
+
+def rate_of(prediction: dict) -> float | None:
+    """The token rate a prediction's cost is quoted per: training tokens, output tokens in
+    decode/serve, prompt tokens in prefill."""
+    if "training" in prediction:
+        return prediction["training"]["tokens_per_s_per_chip"]
+    inf = prediction.get("inference", {})
+    return inf.get("decode_tokens_per_s_per_chip") or inf.get("prefill_tokens_per_s_per_chip")
+
+
+def add_economics(scenario, prediction: dict, fabric: Fabric) -> dict:
+    """The prediction with its `economics` object (SCENARIO.md section 2, optional key)."""
+    return prediction | {"economics": scenario_cost(scenario, fabric, rate_of(prediction))}

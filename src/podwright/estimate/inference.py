@@ -226,12 +226,12 @@ def _serve(m: InferenceModel, lay: InferLayouts) -> dict[str, np.ndarray]:
 
 
 def predict_inference(scenario, explain: bool = False) -> dict:
-    from podwright.estimate.predict import _fabric
+    from podwright.estimate.predict import fabric_for
     from podwright.workload.model import load_model
 
     inf = scenario.inference
     model = load_model(scenario.model)
-    fabric = _fabric(scenario)
+    fabric = fabric_for(scenario)
     lay, rejected = enumerate_inference(inf, model, scenario.chips)
     if inf.disaggregated:
         return _predict_disaggregated(scenario, model, fabric, explain)
@@ -268,8 +268,6 @@ def predict_inference(scenario, explain: bool = False) -> dict:
     out["inference"] = body
     out["layout"] = one.row(0)
     out["band"] = _band(scenario, model, fabric, one, inf.phase)
-    tokens = body.get("decode_tokens_per_s_per_chip") or body.get("prefill_tokens_per_s_per_chip")
-    out["economics"] = _economics(scenario, fabric, tokens)
     if explain:
         out["explain"] = _explain(m, one, inf.phase, r, ok, lay)
     return out
@@ -313,18 +311,6 @@ def _band(scenario, model, fabric, one, phase) -> dict:
             a, b = sides[0][key], sides[1][key]
             out[f"inference.{key}"] = [min(a, b), max(a, b)]
     return out
-
-
-def _economics(scenario, fabric, tokens_per_s_per_chip) -> dict:
-    from podwright.economics.cost import CostInputs, hourly, per_token
-
-    cost = hourly(fabric, CostInputs.of(scenario.economics))
-    share = scenario.chips / fabric.chips  # a job on part of a node pays its share
-    cost = {
-        k: (v * share if k in ("capex_usd", "power_kw") or k.startswith("usd_per_hour") else v)
-        for k, v in cost.items()
-    }
-    return per_token(cost, (tokens_per_s_per_chip or 0.0) * scenario.chips)
 
 
 def _explain(m: InferenceModel, one: InferLayouts, phase: str, r, ok, lay) -> dict:
@@ -401,6 +387,5 @@ def _predict_disaggregated(scenario, model, fabric, explain) -> dict:
         "inference": body,
         "layout": {"prefill": pre["layout"], "decode": dec["layout"]},
         "band": {},
-        "economics": _economics(scenario, fabric, body["decode_tokens_per_s_per_chip"]),
     }
     return out

@@ -15,7 +15,7 @@ from podwright.workload.model import load_model
 BAND_KEYS = ("step_time_s", "tokens_per_s_per_chip", "mfu", "tflops_per_chip")
 
 
-def _fabric(scenario: Scenario):
+def fabric_for(scenario: Scenario):
     """The system built for the scenario's chips; a job on part of a node (1, 2 or 4 GPUs of
     an 8-GPU server) is placed on whole nodes."""
     system = load_system(scenario.system)
@@ -46,7 +46,7 @@ def train_candidates(scenario: Scenario, model, fabric):
 def predict_training(scenario: Scenario, explain: bool = False, network=None) -> dict:
     tr = scenario.training
     model = load_model(scenario.model)
-    fabric = _fabric(scenario)
+    fabric = fabric_for(scenario)
     layouts, rejected = train_candidates(scenario, model, fabric)
     res = evaluate_training(model, fabric, layouts, tr.seq_len, scenario.precision, tr.overlap)
     i = best_index(res)
@@ -71,9 +71,6 @@ def predict_training(scenario: Scenario, explain: bool = False, network=None) ->
         a, b = float(getattr(lo, key)[0]), float(getattr(hi, key)[0])
         band[f"training.{key}"] = [min(a, b), max(a, b)]
     out["band"] = band
-    from podwright.estimate.inference import _economics
-
-    out["economics"] = _economics(scenario, fabric, out["training"]["tokens_per_s_per_chip"])
     if explain:
         out["explain"] = explain_training(res, i, model, fabric, layouts, scenario, network)
     if network is not None:

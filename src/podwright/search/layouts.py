@@ -7,15 +7,15 @@ from collections import Counter
 
 import numpy as np
 
+from podwright.economics.cost import scenario_cost
 from podwright.errors import InputError
 from podwright.estimate.inference import (
     InferenceModel,
-    _economics,
     _metrics,
     _serve,
     enumerate_inference,
 )
-from podwright.estimate.predict import _fabric, train_candidates, training_prediction
+from podwright.estimate.predict import fabric_for, train_candidates, training_prediction
 from podwright.estimate.training import evaluate_training
 from podwright.specs.scenario import Scenario
 from podwright.workload.model import load_model
@@ -40,7 +40,7 @@ def search(scenario: Scenario, top: int = 5, objective: str = "tokens_per_s_per_
     if top < 1:
         raise InputError("top", "must be at least 1")
     model = load_model(scenario.model)
-    fabric = _fabric(scenario)
+    fabric = fabric_for(scenario)
     if scenario.training is not None:
         return _search_training(scenario, model, fabric, top, objective)
     return _search_inference(scenario, model, fabric, top, objective)
@@ -62,7 +62,7 @@ def _search_training(scenario, model, fabric, top, objective) -> dict:
     results = []
     for i in order[:top]:
         p = training_prediction(scenario, fabric, res, int(i))
-        p["economics"] = _economics(scenario, fabric, p["training"]["tokens_per_s_per_chip"])
+        p["economics"] = scenario_cost(scenario, fabric, p["training"]["tokens_per_s_per_chip"])
         results.append(p)
     return {
         "evaluated": int(len(layouts)),
@@ -104,12 +104,12 @@ def _search_inference(scenario, model, fabric, top, objective) -> dict:
                 "fits": True,
                 "inference": body,
                 "layout": one.row(0),
-                "economics": _economics(scenario, fabric, tok),
+                "economics": scenario_cost(scenario, fabric, tok),
             }
         )
     front = []
     if len(idx):
-        cost = _economics(scenario, fabric, 1.0)["usd_per_hour"]
+        cost = scenario_cost(scenario, fabric, 1.0)["usd_per_hour"]
         for j in idx[pareto(tps[idx], latency[idx])]:
             front.append(
                 {

@@ -241,12 +241,14 @@ class PointEvaluator:
         out = _bom_columns(fabric)
         pred = None
         if ctx.workload != "bom":
-            from podwright.estimate.predict import predict
+            from podwright.economics.cost import add_economics
+            from podwright.estimate.predict import fabric_for, predict
             from podwright.specs.scenario import parse_scenario
 
             if o.design_changed:
                 data["system"] = design.name()
-            pred = predict(parse_scenario(data))
+            scenario = parse_scenario(data)
+            pred = add_economics(scenario, predict(scenario), fabric_for(scenario))
             out.update(_prediction_columns(pred))
         out.update(_cost_columns(data, fabric, pred))
         return out
