@@ -293,12 +293,12 @@ def list_catalog(
         sys.stdout.write(name + "\n")
 
 
-from podwright.search.cli_sweep import sweep_app  # noqa: E402
+from podwright.commands.sweep import sweep_app  # noqa: E402
 
 app.add_typer(sweep_app, name="sweep")
 
 
-from podwright.sim.cli_netsim import netsim  # noqa: E402
+from podwright.commands.netsim import netsim  # noqa: E402
 
 app.command()(netsim)
 
