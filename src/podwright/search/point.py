@@ -13,15 +13,10 @@ import pyarrow as pa
 
 from podwright.errors import InputError, from_validation_error
 from podwright.search.overrides import Designs, Overrides, scenario_data
+from podwright.topology.build import TOTAL_KEYS
 
 # Columns every row has, by workload, in this order after the parameters.
-BOM_COLUMNS = (
-    "optical_modules",
-    "optical_modules_per_chip",
-    "switch_chips",
-    "copper_cables",
-    "power_kw",
-    "capex_usd",
+BOM_COLUMNS = TOTAL_KEYS[1:] + (
     "scale_up_optical_modules",
     "scale_out_optical_modules",
     "scale_up_switch_chips",
