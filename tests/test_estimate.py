@@ -251,3 +251,18 @@ def test_examples_predict(cli):
     for path in sorted((Path(__file__).resolve().parents[1] / "examples").glob("*.yaml")):
         r = cli("predict", str(path), "--json")
         assert r.returncode == 0, (path, r.stderr)
+
+
+def test_inference_with_simulated_network():
+    from podwright.sim.network.estimator import sim_network
+
+    s = parse_scenario(
+        {"system": "hgx-h100-ib", "chips": 16, "model": "deepseek-v3", "precision": "fp8",
+         "inference": {"phase": "decode", "input_len": 1024, "output_len": 256, "batch": 512,
+                       "instance_chips": 16, "parallel": {"tp": 1, "pp": 1, "ep": 16, "attn_dp": 16}}}
+    )  # fmt: skip
+    p = predict(s, explain=True, network=sim_network)
+    assert p["network"] == "sim"
+    coll = {c["name"]: c for c in p["explain"]["collectives"]}
+    assert coll["ep_dispatch"]["fabric"] == "scale-up + scale-out"
+    assert coll["ep_dispatch"]["seconds_each_sim"] > 0

@@ -91,3 +91,16 @@ def test_pareto_figure(cli, tmp_path):
     r = cli("search", str(s), "-o", str(fig))
     assert r.returncode == 0, r.stderr
     assert fig.stat().st_size > 1000
+
+
+def test_serve_search_reports_the_prefill_decode_split():
+    s = parse_scenario(
+        {"system": "hgx-h100-ib", "chips": 16, "model": "llama-3.1-70b", "precision": "fp8",
+         "inference": {"phase": "serve", "input_len": 4096, "output_len": 512,
+                       "parallel": {"tp": "auto", "pp": 1, "attn_dp": "auto"},
+                       "instance_chips": "auto", "slo": {"tpot_ms": 50}}}
+    )  # fmt: skip
+    split = search(s, top=1)["disaggregated"]
+    assert split["prefill_to_decode_chips"] > 0
+    P, D = split["prefill_tokens_per_s_per_chip"], split["decode_tokens_per_s_per_chip"]
+    assert split["output_tokens_per_s_per_chip"] == pytest.approx(512 / (4096 / P + 512 / D))

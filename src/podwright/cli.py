@@ -178,8 +178,6 @@ def predict(
     s = load_scenario(scenario)
     factory = None
     if network == "sim":
-        if s.training is None:
-            raise InputError("network", "sim is available for training scenarios")
         from podwright.sim.network.estimator import sim_network as factory
     from podwright.economics.cost import add_economics
     from podwright.estimate.predict import fabric_for
@@ -274,6 +272,13 @@ def search_cmd(
     console.print(table(f"best of {result['evaluated']:,} layouts", cols, rows))
     for reason, n in result["rejected"].items():
         console.print(f"[dim]{n:,} rejected: {reason}[/dim]")
+    split = result.get("disaggregated")
+    if split:
+        console.print(
+            f"disaggregated split: prefill {split['prefill_layout']} + decode "
+            f"{split['decode_layout']}, {split['prefill_to_decode_chips']:.2f} prefill chips per "
+            f"decode chip, {split['output_tokens_per_s_per_chip']:,.0f} output tokens/s per chip"
+        )
     if result["pareto"]:
         console.print(table("Pareto front (throughput vs latency)", ["layout", "tokens/s/chip", "latency ms", "$/Mtoken"],
                             [[str(p["layout"]), p["tokens_per_s_per_chip"], p["latency_ms"], p["usd_per_mtoken"]]

@@ -85,7 +85,7 @@ def enumerate_inference(inf, model: ModelSpec, chips: int) -> tuple[InferLayouts
 class InferenceModel:
     """Prices steps of one scenario on its fabric."""
 
-    def __init__(self, scenario, model: ModelSpec, fabric, side: int = 0):
+    def __init__(self, scenario, model: ModelSpec, fabric, side: int = 0, network=None):
         self.s = scenario
         self.inf = scenario.inference
         self.model = model
@@ -95,7 +95,7 @@ class InferenceModel:
         self.eprec = scenario.precision_experts or self.prec
         self.comp = ComputeModel.of(self.chip, self.prec, side)
         self.comp_e = ComputeModel.of(self.chip, self.eprec, side)
-        self.net = NetworkModel.of(fabric, side)
+        self.net = (network or NetworkModel.of)(fabric, side)
         # vLLM / SGLang default ("auto"): the KV cache in the activations' 16-bit type
         self.kv_dtype = self.inf.kv_cache_dtype or "bf16"
 
@@ -225,7 +225,9 @@ def _serve(m: InferenceModel, lay: InferLayouts) -> dict[str, np.ndarray]:
     }
 
 
-def predict_inference(scenario, explain: bool = False) -> dict:
+def predict_inference(scenario, explain: bool = False, network=None) -> dict:
+    """Chooses the layout and batch with the analytical network model; `network` (a factory
+    fabric, side -> network model) then prices the chosen one, e.g. the flow simulator."""
     from podwright.estimate.predict import fabric_for
     from podwright.workload.model import load_model
 
@@ -234,7 +236,7 @@ def predict_inference(scenario, explain: bool = False) -> dict:
     fabric = fabric_for(scenario)
     lay, rejected = enumerate_inference(inf, model, scenario.chips)
     if inf.disaggregated:
-        return _predict_disaggregated(scenario, model, fabric, explain)
+        return _predict_disaggregated(scenario, model, fabric, explain, network)
     m = InferenceModel(scenario, model, fabric)
     slo = inf.slo
     if inf.phase == "decode":
@@ -264,12 +266,14 @@ def predict_inference(scenario, explain: bool = False) -> dict:
         out["reason"] = (
             f"{reason} (best candidate needs {need:.1f} GB of {fabric.chip.hbm_gb:g} GB)"
         )
-    body = _metrics(m, one, inf.phase)
-    out["inference"] = body
+    priced = InferenceModel(scenario, model, fabric, network=network) if network else m
+    out["inference"] = _metrics(priced, one, inf.phase)
     out["layout"] = one.row(0)
-    out["band"] = _band(scenario, model, fabric, one, inf.phase)
+    out["band"] = _band(scenario, model, fabric, one, inf.phase, network)
     if explain:
-        out["explain"] = _explain(m, one, inf.phase, r, ok, lay)
+        out["explain"] = _explain(m, one, inf.phase, r, ok, lay, priced if network else None)
+    if network:
+        out["network"] = "sim"
     return out
 
 
@@ -298,9 +302,11 @@ def _metrics(m: InferenceModel, one: InferLayouts, phase: str) -> dict:
     return body
 
 
-def _band(scenario, model, fabric, one, phase) -> dict:
+def _band(scenario, model, fabric, one, phase, network=None) -> dict:
     out: dict = {}
-    sides = [_metrics(InferenceModel(scenario, model, fabric, s), one, phase) for s in (-1, 1)]
+    sides = [
+        _metrics(InferenceModel(scenario, model, fabric, s, network), one, phase) for s in (-1, 1)
+    ]
     for key in (
         "tpot_ms",
         "ttft_ms",
@@ -313,10 +319,12 @@ def _band(scenario, model, fabric, one, phase) -> dict:
     return out
 
 
-def _explain(m: InferenceModel, one: InferLayouts, phase: str, r, ok, lay) -> dict:
-    st = m.decode(one)["parts"] if phase != "prefill" else m.prefill(one)["parts"]
+def _explain(m: InferenceModel, one: InferLayouts, phase: str, r, ok, lay, sim=None) -> dict:
+    priced = sim or m
+    st = priced.decode(one)["parts"] if phase != "prefill" else priced.prefill(one)["parts"]
     split = {k: float(np.asarray(v)[0]) for k, v in st.items() if k not in ("stage", "total")}
     out = {"step_s_per_stage": split, "stages": int(one.pp[0])}
+    out["collectives"] = _step_collectives(m, one, phase, sim)
     if phase != "prefill":
         out["decode_step_s"] = float(st["total"][0])
         # what bounds the batch: the next larger batch of the same layout fails memory or SLO
@@ -341,7 +349,40 @@ def _explain(m: InferenceModel, one: InferLayouts, phase: str, r, ok, lay) -> di
     return out
 
 
-def _predict_disaggregated(scenario, model, fabric, explain) -> dict:
+def _step_collectives(m: InferenceModel, one: InferLayouts, phase: str, sim=None) -> list[dict]:
+    """The collectives of one step of the chosen layout and the fabric level each uses."""
+    inf = m.inf
+    if phase == "prefill":
+        cached = inf.input_len * inf.cache_hit
+        new, ctx = inf.input_len - cached, cached
+    else:
+        new, ctx = 1.0 + m.mtp_tokens()[0], inf.input_len + inf.output_len / 2.0
+    w = step_work(m.model, one, "prefill" if phase == "prefill" else "decode", new, ctx,
+                  m.kv_dtype, inf.expert_imbalance, m.prec)  # fmt: skip
+    rows = []
+    for c in w.comms:
+        if not float(np.asarray(c.count)[0]) or float(np.asarray(c.group)[0]) <= 1:
+            continue
+        t, _ = m.net.time(c.kind, c.nbytes, c.group, c.stride)
+        row = {
+            "name": c.name,
+            "kind": c.kind,
+            "phase": "step",
+            "group": int(np.asarray(c.group)[0]),
+            "stride": int(np.asarray(c.stride)[0]),
+            "fabric": m.net.level_name(c.group, c.stride)[0],
+            "bytes": float(np.asarray(c.nbytes)[0]),
+            "seconds_each": float(np.asarray(t)[0]),
+        }
+        if sim is not None:
+            row["seconds_each_sim"] = float(
+                np.asarray(sim.net.time(c.kind, c.nbytes, c.group, c.stride)[0])[0]
+            )
+        rows.append(row)
+    return rows
+
+
+def _predict_disaggregated(scenario, model, fabric, explain, network=None) -> dict:
     """Prefill and decode pools of their own chips; KV moves between them over the fabric."""
     from podwright.specs.scenario import Inference
 
@@ -357,8 +398,8 @@ def _predict_disaggregated(scenario, model, fabric, explain) -> dict:
 
     pre_s = pool("prefill", d.prefill_chips)
     dec_s = pool("decode", d.decode_chips)
-    pre = predict_inference(pre_s)
-    dec = predict_inference(dec_s)
+    pre = predict_inference(pre_s, network=network)
+    dec = predict_inference(dec_s, network=network)
     p_rate = pre["inference"]["prefill_tokens_per_s_per_chip"] * d.prefill_chips / inf.input_len
     d_rate = dec["inference"]["decode_tokens_per_s_per_chip"] * d.decode_chips / inf.output_len
     rate = min(p_rate, d_rate)  # requests/s the deployment sustains

@@ -161,4 +161,4 @@ def predict(scenario: Scenario, explain: bool = False, network=None) -> dict:
         return predict_training(scenario, explain, network)
     from podwright.estimate.inference import predict_inference
 
-    return predict_inference(scenario, explain)
+    return predict_inference(scenario, explain, network)

@@ -9,7 +9,7 @@ tokens per chip-second."""
 from __future__ import annotations
 
 from podwright.errors import InputError
-from podwright.search.layouts import search
+from podwright.search.layouts import balanced, search
 from podwright.specs import load_system
 from podwright.specs.scenario import parse_scenario
 from podwright.topology import build
@@ -84,7 +84,7 @@ def compare_serving(
         dec = _best(name, n, model, precision, "decode", input_len, output_len, tpot_ms)
         P = pre["inference"]["prefill_tokens_per_s_per_chip"]
         D = dec["inference"]["decode_tokens_per_s_per_chip"]
-        per_chip = output_len / (input_len / P + output_len / D)
+        per_chip = balanced(P, D, input_len, output_len)["output_tokens_per_s_per_chip"]
         fab = build(system, n)
         info = summary(fab)
         usd_h = dec["economics"]["usd_per_hour"]  # the n chips of the system

@@ -34,6 +34,16 @@ def pareto(x: np.ndarray, y: np.ndarray) -> np.ndarray:
     return np.array(front, dtype=np.int64)
 
 
+def balanced(prefill_tps: float, decode_tps: float, input_len: int, output_len: int) -> dict:
+    """Disaggregated serving with prefill and decode pools sized to each other: a request
+    costs input/P + output/D chip-seconds (P, D: prompt and output tokens/s per chip)."""
+    per_chip = output_len / (input_len / prefill_tps + output_len / decode_tps)
+    return {
+        "output_tokens_per_s_per_chip": per_chip,
+        "prefill_to_decode_chips": (input_len / prefill_tps) / (output_len / decode_tps),
+    }
+
+
 def search(scenario: Scenario, top: int = 5, objective: str = "tokens_per_s_per_chip") -> dict:
     if objective not in OBJECTIVES:
         raise InputError("objective", f"must be one of {', '.join(OBJECTIVES)}")
@@ -120,4 +130,27 @@ def _search_inference(scenario, model, fabric, top, objective) -> dict:
                 }
             )
     rejected = {k: v for k, v in rejected.most_common() if v}
-    return {"evaluated": int(len(lay)), "results": results, "rejected": rejected, "pareto": front}
+    out = {"evaluated": int(len(lay)), "results": results, "rejected": rejected, "pareto": front}
+    if inf.phase == "serve":
+        out["disaggregated"] = _split(m, lay, inf)
+    return out
+
+
+def _split(m: InferenceModel, lay, inf) -> dict | None:
+    """The prefill/decode split: the best prefill and decode layouts, each within its SLO, as
+    pools of a balanced disaggregated deployment."""
+    pre, dec = m.prefill(lay), m.decode(lay)
+    ok_p = m.fits(pre["memory"]) & (pre["ttft_s"] * 1e3 <= (inf.slo.ttft_ms or np.inf))
+    ok_d = m.fits(dec["memory"]) & (dec["tpot_s"] * 1e3 <= (inf.slo.tpot_ms or np.inf))
+    if not (ok_p.any() and ok_d.any()):
+        return None
+    i = int(np.argmax(np.where(ok_p, pre["tokens_per_s_per_chip"], -np.inf)))
+    j = int(np.argmax(np.where(ok_d, dec["tokens_per_s_per_chip"], -np.inf)))
+    P, D = float(pre["tokens_per_s_per_chip"][i]), float(dec["tokens_per_s_per_chip"][j])
+    return {
+        "prefill_layout": lay.row(i),
+        "decode_layout": lay.row(j),
+        "prefill_tokens_per_s_per_chip": P,
+        "decode_tokens_per_s_per_chip": D,
+        **balanced(P, D, inf.input_len, inf.output_len),
+    }
