@@ -30,7 +30,11 @@ class ComputeModel:
         # side -1 = pessimistic (low efficiency), +1 = optimistic
         return cls(
             peak=chip.peak(precision) * 1e12 * gemm.at(side),
-            attn=chip.peak("bf16") * 1e12 * f["attention_peak_fraction"].at(side),
+            # attention kernels run in 16-bit; a chip whose 16-bit rate is unpublished (MI450X,
+            # MI455X) is taken at its matmul precision's rate
+            attn=chip.peak("bf16" if chip.has("bf16") else precision)
+            * 1e12
+            * f["attention_peak_fraction"].at(side),
             hbm=chip.hbm_tbps * 1e12 * f["hbm_bw_fraction"].at(side),
             in_bytes=BYTES[precision],
             units=chip.compute_units or 0,
