@@ -1,1 +1,1 @@
-"""reliability layer."""
+"""Failure rates from the bill of materials, checkpoint/restart, goodput."""

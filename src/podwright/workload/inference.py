@@ -138,8 +138,8 @@ def step_work(
             Gemm("expert_up", m_e, up * model.expert_ffn / lay.etp, h * one, cnt, "expert")
         )
         w.gemms.append(Gemm("expert_down", m_e, h * one, model.expert_ffn / lay.etp, cnt, "expert"))
-    last = np.where(lay.pp >= 1, 1.0, 0.0)
-    w.gemms.append(Gemm("lm_head", b * 1.0, model.vocab / tp, h * one, last, "head"))
+    # one new token's logits per sequence, on the last stage
+    w.gemms.append(Gemm("lm_head", b * 1.0, model.vocab / tp, h * one, one, "head"))
 
     # attention core
     heads = model.heads / tp

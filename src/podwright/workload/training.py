@@ -46,8 +46,6 @@ def training_work(model: ModelSpec, lay: TrainLayouts, seq: int, precision: str)
     tp, cp, ep, etp, dp = lay.tp, lay.cp, lay.ep, lay.etp, lay.dp
     T = lay.mb * seq / cp  # tokens per GEMM on each chip
     dense_l, moe_l = stage_layers(model, lay)
-    layers = dense_l + moe_l
-    last = lay.pp >= 1  # the head sits on the slowest (last) stage
     extra = float(model.mtp_layers)  # MTP modules run on the last stage
     if model.moe:
         moe_l = moe_l + extra
@@ -66,7 +64,8 @@ def training_work(model: ModelSpec, lay: TrainLayouts, seq: int, precision: str)
         cnt = moe_l * local
         w.gemms.append(Gemm("expert_up", m_e, up * model.expert_ffn / etp, h * one, cnt, "expert"))
         w.gemms.append(Gemm("expert_down", m_e, h * one, model.expert_ffn / etp, cnt, "expert"))
-    w.gemms.append(Gemm("lm_head", T, V / tp, h * one, (1 + extra) * last * one, "head"))
+    # the LM head (and each MTP module's) sits on the last stage, the slowest one
+    w.gemms.append(Gemm("lm_head", T, V / tp, h * one, (1 + extra) * one, "head"))
 
     # --- attention core (FlashAttention; causal) --------------------------------------------
     d_qk = model.qk_head_dim
