@@ -181,8 +181,11 @@ def predict(
         from podwright.sim.network.estimator import sim_network as factory
     from podwright.economics.cost import add_economics
     from podwright.estimate.predict import fabric_for
+    from podwright.reliability.goodput import add_reliability
 
-    result = add_economics(s, run(s, explain=explain, network=factory), fabric_for(s))
+    fabric = fabric_for(s)
+    result = add_economics(s, run(s, explain=explain, network=factory), fabric)
+    result = add_reliability(s, result, fabric)
     if as_json:
         return _print_json(result)
     print_prediction(console, result)
@@ -283,6 +286,44 @@ def search_cmd(
         console.print(table("Pareto front (throughput vs latency)", ["layout", "tokens/s/chip", "latency ms", "$/Mtoken"],
                             [[str(p["layout"]), p["tokens_per_s_per_chip"], p["latency_ms"], p["usd_per_mtoken"]]
                              for p in result["pareto"]]))  # fmt: skip
+
+
+@app.command()
+def reliability(
+    system: Annotated[str, typer.Argument(help="catalog system name or path")],
+    chips: ChipsOpt = None,
+    model: Annotated[
+        str | None, typer.Option(help="model whose training checkpoint to size")
+    ] = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Interruptions per day by component (from the BoM), and with --model the checkpoint
+    interval and goodput of a training job."""
+    from podwright.reliability.goodput import failure_rates, goodput, training_checkpoint_bytes
+    from podwright.report.tables import table
+    from podwright.topology import build
+    from podwright.workload.model import load_model
+
+    fabric = build(system, chips)
+    rates = failure_rates(fabric)
+    out = {
+        "system": fabric.system.name,
+        "chips": fabric.chips,
+        "failures_per_day": rates["per_hour"] * 24,
+        "by_category_per_day": {k: v * 24 for k, v in rates["by_category_per_hour"].items()},
+    }
+    if model:
+        out["training"] = goodput(fabric, training_checkpoint_bytes(load_model(model)))
+    if as_json:
+        return _print_json(out)
+    rows = [[k, v, v / out["failures_per_day"]] for k, v in out["by_category_per_day"].items()]
+    rows.append(["total", out["failures_per_day"], 1.0])
+    console.print(table(f"{out['system']}: {out['chips']:,} chips, interruptions per day",
+                        ["category", "per day", "share"], rows))  # fmt: skip
+    if model:
+        g = out["training"]
+        console.print(table(f"training {model}: checkpoint/restart", ["", "value"],
+                            [[k, v] for k, v in g.items() if not isinstance(v, dict)]))  # fmt: skip
 
 
 @app.command("list")
