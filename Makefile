@@ -15,8 +15,8 @@ demo: $(BIN)/podwright
 	$(BIN)/podwright bom cloudmatrix384
 
 lint: $(BIN)/podwright
-	$(BIN)/ruff check src tests benchmarks
-	$(BIN)/ruff format --check src tests benchmarks
+	$(BIN)/ruff check src tests benchmarks scripts
+	$(BIN)/ruff format --check src tests benchmarks scripts
 
 test: lint
 	$(BIN)/pytest

@@ -14,7 +14,9 @@ from podwright.search.layouts import search
 from podwright.specs.scenario import parse_scenario
 
 AUTO = ("tp", "pp", "cp", "vpp")
-cases = yaml.safe_load(open(sys.argv[1] if len(sys.argv) > 1 else "../shared/validation/published.yaml"))["cases"]
+cases = yaml.safe_load(
+    open(sys.argv[1] if len(sys.argv) > 1 else "../shared/validation/published.yaml")
+)["cases"]
 worse = 0
 for c in cases:
     if not c["id"].startswith("train-"):
@@ -38,5 +40,7 @@ for c in cases:
     p = pub["training"]["tokens_per_s_per_chip"]
     ok = f >= p * (1 - 1e-9) or not pub["fits"]
     worse += not ok
-    print(f"{c['id']:48s} published {p:10.1f}  found {f:10.1f}  {'ok' if ok else 'WORSE'}  {time.perf_counter() - t0:.1f}s")
+    print(
+        f"{c['id']:48s} published {p:10.1f}  found {f:10.1f}  {'ok' if ok else 'WORSE'}  {time.perf_counter() - t0:.1f}s"
+    )
 print(f"{worse} cases where the search found nothing at least as fast")
