@@ -16,6 +16,9 @@ FACTORS = (
     "scale_up_busbw_fraction",
     "scale_out_busbw_fraction",
 )
+# Optional factors: where a chip has no measurement they fall back to a rule of their own, not
+# to other chips' median (see chip_factors).
+OPTIONAL = ("scale_up_a2a_fraction",)
 
 
 @dataclass(frozen=True)
@@ -73,6 +76,11 @@ def chip_factors(chip: str) -> dict[str, Factor]:
             max(spread, 0.1 * med) * widen,
             f"fallback: median of {len(values)} chips' measurements ({name}); no {chip} figure",
         )
+    for name in OPTIONAL:
+        if name in own:
+            f = own[name]
+            unc = float(f.get("uncertainty", 0.1)) * float(f["value"])
+            out[name] = Factor(name, float(f["value"]), unc, str(f.get("source", "")))
     if "gemm_fp8_peak_fraction" not in own and "gemm_peak_fraction" in own:
         # a chip without an FP8 measurement runs FP8 GEMMs at its BF16 efficiency
         f = out["gemm_peak_fraction"]

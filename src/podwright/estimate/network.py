@@ -42,6 +42,7 @@ class NetworkModel:
     out_eff: float
     ring_eff: float
     has_scale_out: bool
+    a2a_eff: float | None = None  # measured all-to-all fraction inside the domain, if any
     floor: float = 0.0  # seconds: the least time one collective kernel takes
     _cache: dict = field(default_factory=dict, compare=False, repr=False)
 
@@ -68,11 +69,17 @@ class NetworkModel:
             ring_eff=ring,
             has_scale_out=bool(outs),
             floor=constants()["kernel_floor_us"].at(-side) * 1e-6,
+            a2a_eff=f["scale_up_a2a_fraction"].at(side) if "scale_up_a2a_fraction" in f else None,
         )
 
     # -- bandwidth available to m members of one scale-up domain ---------------------------
-    def up_bandwidth(self, m: np.ndarray, reduce: bool) -> np.ndarray:
+    def up_bandwidth(self, m: np.ndarray, reduce: bool, a2a: bool = False) -> np.ndarray:
+        """In-domain bandwidth per chip: the all-reduce bus-bandwidth fraction with in-switch
+        reduction, else capped at the ring fraction; all-to-all uses the chip's measured
+        all-to-all fraction where it has one."""
         eff = self.up_eff if (reduce and self.up_inr) else min(self.up_eff, self.ring_eff)
+        if a2a and self.a2a_eff is not None:
+            eff = self.a2a_eff
         m = np.maximum(m, 1)
         if self.up_kind == "full_mesh":
             # direct links to the m-1 peers of the group only
@@ -115,7 +122,7 @@ class NetworkModel:
         group, stride, m0, outer = self.split(group, stride)
         span = group * stride
         reduce = kind in ("all_reduce", "reduce_scatter")
-        b_up = self.up_bandwidth(m0, reduce) * 1e9
+        b_up = self.up_bandwidth(m0, reduce, a2a=kind == "all_to_all") * 1e9
         b_out = self.out_bandwidth(span) * 1e9
         lat_up = self.up_latency_us * 1e-6
         lat_out = self.out_latency_us[self.out_level(span)] * 1e-6
