@@ -132,3 +132,14 @@ def test_python_api():
     assert cm.scale(768).bom()["totals"]["optical_modules"] == 2 * 6912
     df = cm.dataframe()
     assert {"part", "count"} <= set(df.columns)
+
+
+def test_html_report(cli, tmp_path):
+    pytest.importorskip("plotly")
+    pytest.importorskip("jinja2")
+    out = tmp_path / "r.html"
+    r = cli("predict", "examples/llama3-405b-h100x16384.yaml", "--report", str(out))
+    assert r.returncode == 0, r.stderr
+    html = out.read_text()
+    assert "<table>" in html and "optical" in html and "plotly" in html.lower()
+    assert "llama3-405b-h100x16384" in html

@@ -167,6 +167,9 @@ def predict(
     network: Annotated[
         str, typer.Option(help="analytical | sim (flow-level simulator)")
     ] = "analytical",
+    report: Annotated[
+        str | None, typer.Option("--report", help="also write a self-contained HTML report")
+    ] = None,
 ) -> None:
     """Predict training step time / MFU or inference TTFT / TPOT for one scenario."""
     from podwright.estimate.predict import predict as run
@@ -186,6 +189,10 @@ def predict(
     fabric = fabric_for(s)
     result = add_economics(s, run(s, explain=explain, network=factory), fabric)
     result = add_reliability(s, result, fabric)
+    if report:
+        from podwright.report.html import render
+
+        render(result, fabric.bom(), report)
     if as_json:
         return _print_json(result)
     print_prediction(console, result)
