@@ -53,6 +53,7 @@ def render(prediction: dict, bom: dict, path: str) -> None:
     try:
         import jinja2
         import plotly.graph_objects as go
+        from markupsafe import Markup
     except ImportError:
         raise InputError(
             "output", "HTML reports need plotly and jinja2: pip install 'podwright[plot]'"
@@ -88,7 +89,7 @@ def render(prediction: dict, bom: dict, path: str) -> None:
             fits=p.get("fits", True),
             reason=p.get("reason", ""),
             tables=tables,
-            figures=[jinja2.Markup(f) if hasattr(jinja2, "Markup") else _safe(f) for f in figures],
+            figures=[Markup(f) for f in figures],  # plotly's own HTML
             chips=f"{bom['chips']:,}",
             bom_cols=cols,
             bom_rows=[[fmt(i[c]) for c in cols] for i in bom["items"]],
@@ -97,9 +98,3 @@ def render(prediction: dict, bom: dict, path: str) -> None:
         )
     )
     Path(path).write_text(html)
-
-
-def _safe(text: str):
-    from markupsafe import Markup
-
-    return Markup(text)
