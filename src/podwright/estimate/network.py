@@ -21,8 +21,6 @@ import numpy as np
 from podwright.estimate.calibration import chip_factors, constants
 from podwright.topology import Fabric
 
-KINDS = ("all_reduce", "reduce_scatter", "all_gather", "all_to_all", "p2p")
-
 
 @dataclass(frozen=True)
 class NetworkModel:

@@ -14,7 +14,6 @@ from podwright.specs.base import (
     Strict,
 )
 
-DTYPES = ("fp32", "tf32", "bf16", "fp16", "fp8", "fp4", "int8")
 Dtype = Literal["fp32", "tf32", "bf16", "fp16", "fp8", "fp4", "int8"]
 
 

@@ -53,13 +53,6 @@ class Fabric:
     def scale_up(self) -> Level | None:
         return next((lv for lv in self.levels if lv.fabric == "scale_up"), None)
 
-    def level_for(self, group: int) -> Level:
-        """The innermost level whose group holds `group` consecutive chips."""
-        for lv in self.levels:
-            if lv.group >= group:
-                return lv
-        return self.levels[-1]
-
     def _sum(self, items, category=None) -> float:
         return sum(i.count for i in items if category is None or i.category == category)
 

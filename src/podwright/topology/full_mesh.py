@@ -6,7 +6,6 @@ are shared evenly over all peers of all dimensions (links per peer = links / sum
 
 from __future__ import annotations
 
-import itertools
 import math
 
 from podwright.errors import InputError
@@ -77,7 +76,3 @@ def graph(system, chip, chips: int, g: GraphBuilder, chip_ids: list[int]) -> Non
                 for other in range(coord[i] + 1, k):
                     peer = local + (other - coord[i]) * strides[i]
                     g.link(chip_ids[start + local], chip_ids[start + peer], bw, 0.0, TIER)
-
-
-def coords(dims) -> list[tuple[int, ...]]:
-    return list(itertools.product(*[range(k) for k in reversed(dims)]))

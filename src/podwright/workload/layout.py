@@ -14,7 +14,6 @@ from podwright.workload.model import ModelSpec
 
 SCHEDULES = ("1f1b", "interleaved", "dualpipe", "gpipe")
 RECOMPUTE = ("none", "selective", "full")
-AXES = ("tp", "pp", "dp", "cp", "ep", "etp", "vpp", "mb", "zero", "recompute", "schedule", "sp")
 
 
 @dataclass

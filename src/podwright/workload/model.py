@@ -58,11 +58,6 @@ class ModelSpec:
         return self.layers - self.dense_layers if self.moe else 0
 
     @property
-    def q_dim(self) -> int:
-        """Width of the attention output (heads x value head dim)."""
-        return self.heads * (self.v_dim if self.mla else self.head_dim)
-
-    @property
     def qk_head_dim(self) -> int:
         return self.nope_dim + self.rope_dim if self.mla else self.head_dim
 
