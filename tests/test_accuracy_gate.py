@@ -38,3 +38,15 @@ def test_validate_json_contract(cli):
     data = json.loads(r.stdout)
     assert set(data["cases"][0]) >= {"id", "metric", "predicted", "measured", "error"}
     assert "median_abs_error" in data and "p90_abs_error" in data
+
+
+COLLECTIVES = CASES.with_name("collectives.yaml")
+
+
+@pytest.mark.skipif(not COLLECTIVES.is_file(), reason="no shared collective measurements")
+def test_validate_routes_collectives_to_the_simulator(cli):
+    r = cli("validate", str(COLLECTIVES), "--json", "--only", "coll-nccl")
+    assert r.returncode == 0, r.stderr
+    rows = json.loads(r.stdout)["cases"]
+    assert rows and all(row["metric"] == "bus_bandwidth_gbs" for row in rows)
+    assert all(abs(row["error"]) < 0.15 for row in rows)

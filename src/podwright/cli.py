@@ -206,16 +206,34 @@ def validate(
         str | None, typer.Option("--only", help="ids starting with this prefix")
     ] = None,
 ) -> None:
-    """Predict published measurements and report the error per case, median and p90."""
+    """Predict published measurements and report the error per case, median and p90.
+    Scenario cases (`cases:`) go through the estimator; collective measurements (`records:`,
+    nccl-tests and DeepEP) through the flow-level simulator."""
     from rich.progress import Progress
 
-    from podwright.estimate.validate import load_cases, validate_cases
+    from podwright.estimate.validate import (
+        load_cases,
+        summarise,
+        validate_cases,
+        validation_files,
+    )
     from podwright.report.tables import table
 
+    case_files, record_files = validation_files(path)
     cases = [c for c in load_cases(path) if not only or str(c.get("id", "")).startswith(only)]
+    rows = []
     with Progress(console=Console(stderr=True), transient=True, disable=as_json) as bar:
-        task = bar.add_task("validating", total=len(cases))
-        result = validate_cases(cases, progress=lambda _id: bar.advance(task))
+        task = bar.add_task("validating", total=len(cases) + len(record_files))
+        if cases:
+            rows += validate_cases(cases, progress=lambda _id: bar.advance(task))["cases"]
+        if record_files:
+            from podwright.sim.network.validate import validate_collectives
+
+            for f in record_files:
+                found = validate_collectives(f)["cases"]
+                rows += [r for r in found if not only or r["id"].startswith(only)]
+                bar.advance(task)
+    result = summarise(rows)
     if as_json:
         return _print_json(result)
     rows = [
