@@ -143,3 +143,14 @@ def test_html_report(cli, tmp_path):
     html = out.read_text()
     assert "<table>" in html and "optical" in html and "plotly" in html.lower()
     assert "llama3-405b-h100x16384" in html
+
+
+def test_unwritable_output_is_one_line(cli, tmp_path):
+    r = cli(
+        "predict",
+        "examples/llama3-405b-h100x16384.yaml",
+        "--report",
+        str(tmp_path / "no" / "r.html"),
+    )
+    assert r.returncode == 2
+    assert len(r.stderr.strip().splitlines()) == 1 and "Traceback" not in r.stderr

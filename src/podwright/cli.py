@@ -381,6 +381,9 @@ def main() -> None:
     except InputError as e:
         sys.stderr.write(f"podwright: error: {e}\n")
         sys.exit(2)
+    except OSError as e:  # an output path that cannot be written, a full disk
+        sys.stderr.write(f"podwright: error: {e.filename or 'output'}: {e.strerror}\n")
+        sys.exit(2)
     except Exception as e:  # the CLI parser's own usage errors (typer's vendored click)
         if hasattr(e, "format_message") and hasattr(e, "exit_code"):
             sys.stderr.write(f"podwright: error: {e.format_message()}\n")
