@@ -266,3 +266,25 @@ def test_inference_with_simulated_network():
     coll = {c["name"]: c for c in p["explain"]["collectives"]}
     assert coll["ep_dispatch"]["fabric"] == "scale-up + scale-out"
     assert coll["ep_dispatch"]["seconds_each_sim"] > 0
+
+
+def test_inference_vectorised_equals_single():
+    from podwright.estimate.inference import InferenceModel, enumerate_inference
+
+    s = parse_scenario(
+        {"system": "hgx-h100-ib", "chips": 64, "model": "deepseek-v3", "precision": "fp8",
+         "inference": {"phase": "decode", "input_len": 2048, "output_len": 512,
+                       "instance_chips": "auto", "parallel": {"tp": "auto", "pp": 1,
+                                                              "ep": "auto", "attn_dp": "auto"}}}
+    )  # fmt: skip
+    model = load_model(s.model)
+    m = InferenceModel(s, model, build(s.system, 64))
+    lay, _ = enumerate_inference(s.inference, model, 64)
+    batch = m.decode(lay)
+    rng = np.random.default_rng(1)
+    for i in rng.choice(len(lay), size=15, replace=False):
+        one = m.decode(lay.take([i]))
+        assert one["tpot_s"][0] == pytest.approx(batch["tpot_s"][i], rel=1e-12)
+        assert one["tokens_per_s_per_chip"][0] == pytest.approx(
+            batch["tokens_per_s_per_chip"][i], rel=1e-12
+        )
