@@ -228,7 +228,8 @@ def test_predict_with_simulated_network(cli, tmp_path):
 
     body = {"system": "hgx-h100-ib", "chips": 64, "model": "llama-3.1-8b",
             "training": {"seq_len": 4096, "global_batch": 128,
-                         "parallel": {"tp": 8, "pp": 1, "cp": 1}, "zero": 1, "recompute": "none"}}  # fmt: skip
+                         "parallel": {"tp": 8, "pp": 1, "cp": 1}, "zero": 1, "recompute": "none",
+                         "overlap": {"dp": False}}}  # fmt: skip
     path = tmp_path / "s.yaml"
     path.write_text(yaml.safe_dump(body))
     r = cli("predict", str(path), "--network", "sim", "--explain", "--json")
@@ -242,6 +243,10 @@ def test_predict_with_simulated_network(cli, tmp_path):
     assert data["layout"] == ana["layout"]
     assert data["training"]["breakdown_s"]["compute"] == pytest.approx(
         ana["training"]["breakdown_s"]["compute"]
+    )
+    # the exposed communication is priced by the simulator
+    assert data["training"]["breakdown_s"]["exposed_comm"] != pytest.approx(
+        ana["training"]["breakdown_s"]["exposed_comm"], rel=1e-6
     )
 
 
@@ -288,3 +293,15 @@ def test_inference_vectorised_equals_single():
         assert one["tokens_per_s_per_chip"][0] == pytest.approx(
             batch["tokens_per_s_per_chip"][i], rel=1e-12
         )
+
+
+def test_placement_moves_tp_off_the_scale_up_domain():
+    base = {"system": "hgx-h100-ib", "chips": 1024, "model": "llama-3.1-70b",
+            "training": {"seq_len": 4096, "global_batch": 512, "parallel": {"tp": 8, "pp": 4, "cp": 1},
+                         "recompute": "selective"}}  # fmt: skip
+    megatron = predict(parse_scenario(base), explain=True)
+    base["training"]["placement"] = ["dp", "tp", "cp", "pp"]
+    spread = predict(parse_scenario(base), explain=True)
+    fabric = {c["name"]: c["fabric"] for c in spread["explain"]["collectives"]}
+    assert fabric["tp"] == "scale-out"
+    assert spread["training"]["step_time_s"] > megatron["training"]["step_time_s"]

@@ -48,23 +48,21 @@ def predict_training(scenario: Scenario, explain: bool = False, network=None) ->
     model = load_model(scenario.model)
     fabric = fabric_for(scenario)
     layouts, rejected = train_candidates(scenario, model, fabric)
-    res = evaluate_training(model, fabric, layouts, tr.seq_len, scenario.precision, tr.overlap)
+    res = evaluate_training(
+        model, fabric, layouts, tr.seq_len, scenario.precision, tr.overlap, placement=tr.placement
+    )
     i = best_index(res)
-    if explain:
+    if explain or network is not None:
+        # the chosen layout again, with the per-class detail and the requested network model
         res = evaluate_training(
-            model,
-            fabric,
-            layouts.take([i]),
-            tr.seq_len,
-            scenario.precision,
-            tr.overlap,
-            detail=True,
-        )
+            model, fabric, layouts.take([i]), tr.seq_len, scenario.precision, tr.overlap,
+            detail=True, network=network, placement=tr.placement,
+        )  # fmt: skip
         layouts, i = res.layouts, 0
     one = layouts.take([i])
     args = (model, fabric, one, tr.seq_len, scenario.precision, tr.overlap)
-    lo = evaluate_training(*args, side=-1, network=network)
-    hi = evaluate_training(*args, side=+1, network=network)
+    lo = evaluate_training(*args, side=-1, network=network, placement=tr.placement)
+    hi = evaluate_training(*args, side=+1, network=network, placement=tr.placement)
     out = training_prediction(scenario, fabric, res, i)
     band = {}
     for key in BAND_KEYS:
@@ -108,10 +106,11 @@ def explain_training(res, i, model, fabric, layouts, scenario, network=None) -> 
     one = layouts.take([i])
     net = NetworkModel.of(fabric)
     sim = network(fabric, 0) if network is not None else None
-    work = training_work(model, one, scenario.training.seq_len, scenario.precision)
+    order = scenario.training.placement
+    work = training_work(model, one, scenario.training.seq_len, scenario.precision, order)
     comms = []
     seen = set()
-    for c in work.comms + dp_comms(model, one):
+    for c in work.comms + dp_comms(model, one, order=order):
         if not float(c.count[0]) or float(c.group[0]) <= 1:
             continue
         key = (c.name, c.kind, c.phase)

@@ -14,6 +14,7 @@ from podwright.topology import Fabric
 from podwright.workload.layout import RECOMPUTE, SCHEDULES, TrainLayouts
 from podwright.workload.model import ModelSpec
 from podwright.workload.training import (
+    MEGATRON_ORDER,
     dp_comms,
     model_flops_per_token,
     stage_params,
@@ -63,9 +64,9 @@ SHARED_KEYS = (
 )  # fmt: skip
 
 
-def _micro_batch_work(model, sub, seq, precision, comp, net) -> dict:
+def _micro_batch_work(model, sub, seq, precision, comp, net, order) -> dict:
     """Compute and communication of one micro-batch on the slowest stage."""
-    work = training_work(model, sub, seq, precision)
+    work = training_work(model, sub, seq, precision, order)
     out: dict = {"gemm": {}}
     for g in work.gemms:
         out["gemm"][g.cls] = out["gemm"].get(g.cls, 0.0) + comp.gemm(g)
@@ -86,10 +87,10 @@ def _micro_batch_work(model, sub, seq, precision, comp, net) -> dict:
     return out
 
 
-def _data_parallel_work(model, sub, comp, net) -> dict:
+def _data_parallel_work(model, sub, comp, net, order) -> dict:
     """Per-step gradient/parameter traffic, ZeRO-3 per-micro-batch traffic, optimizer."""
     out = {"grad": 0.0, "param": 0.0, "fsdp": 0.0, "scale_out_step": 0.0, "scale_out_mb": 0.0}
-    for c in dp_comms(model, sub):
+    for c in dp_comms(model, sub, order=order):
         if not np.any(c.count) or np.all(c.group <= 1):
             continue
         t, share = _comm_time(net, c)
@@ -115,12 +116,12 @@ def _gather(d, inv, n):
     return np.asarray(d, dtype=float)[inv] if np.ndim(d) else np.full(n, float(d))
 
 
-def _layout_costs(model, sub, seq, precision, comp, net, overlap) -> dict:
+def _layout_costs(model, sub, seq, precision, comp, net, overlap, order) -> dict:
     """Everything about one micro-batch and one step that does not depend on the number of
     micro-batches, for layouts `sub`."""
     n = len(sub)
-    mbw = _micro_batch_work(model, sub, seq, precision, comp, net)
-    dpw = _data_parallel_work(model, sub, comp, net)
+    mbw = _micro_batch_work(model, sub, seq, precision, comp, net, order)
+    dpw = _data_parallel_work(model, sub, comp, net, order)
     t_gemm = sum(mbw["gemm"].values())
     t_attn, t_elem = mbw["attn"], mbw["elem"]
     fwd = t_gemm + t_attn + t_elem
@@ -198,6 +199,7 @@ def evaluate_training(
     side: int = 0,
     detail: bool = False,
     network=None,
+    placement=MEGATRON_ORDER,
 ) -> TrainingResult:
     """Step time, MFU and memory of every layout; `detail` adds the per-class split that
     --explain prints. `network(fabric, side)` makes the network model (default: analytical)."""
@@ -206,7 +208,7 @@ def evaluate_training(
     net = (network or NetworkModel.of)(fabric, side)
     n = len(lay)
     sub, inv = factorize(lay, SHARED_KEYS)
-    costs = _layout_costs(model, sub, seq, precision, comp, net, overlap)
+    costs = _layout_costs(model, sub, seq, precision, comp, net, overlap, placement)
     keep = costs.pop("detail")
     c = _gather(costs, inv, n)
 

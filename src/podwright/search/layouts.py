@@ -59,7 +59,9 @@ def search(scenario: Scenario, top: int = 5, objective: str = "tokens_per_s_per_
 def _search_training(scenario, model, fabric, top, objective) -> dict:
     tr = scenario.training
     layouts, rejected = train_candidates(scenario, model, fabric)
-    res = evaluate_training(model, fabric, layouts, tr.seq_len, scenario.precision, tr.overlap)
+    res = evaluate_training(
+        model, fabric, layouts, tr.seq_len, scenario.precision, tr.overlap, placement=tr.placement
+    )
     rejected = Counter(rejected)
     oom = int((~res.fits).sum())
     if oom:

@@ -45,6 +45,15 @@ class Training(Strict):
     recompute: Literal["none", "selective", "full"] | Auto | None = None  # None: least that fits
     schedule: Literal["1f1b", "interleaved", "dualpipe", "gpipe"] | Auto | None = None
     overlap: Overlap = Overlap()
+    # optional: rank placement, innermost first (Megatron's order by default)
+    placement: tuple[Literal["tp", "cp", "dp", "pp"], ...] = ("tp", "cp", "dp", "pp")
+
+    @field_validator("placement")
+    @classmethod
+    def _all_four_axes(cls, v):
+        if sorted(v) != ["cp", "dp", "pp", "tp"]:
+            raise ValueError("must name tp, cp, dp and pp once each, innermost first")
+        return v
 
 
 class Slo(Strict):

@@ -41,9 +41,25 @@ def stage_layers(model: ModelSpec, lay: TrainLayouts):
     return per - moe, moe
 
 
-def training_work(model: ModelSpec, lay: TrainLayouts, seq: int, precision: str) -> Work:
+MEGATRON_ORDER = ("tp", "cp", "dp", "pp")
+
+
+def strides(lay: TrainLayouts, order=MEGATRON_ORDER) -> dict[str, np.ndarray]:
+    """Distance between neighbours of each parallel group when ranks are placed in `order`,
+    innermost first (Megatron: TP, CP, DP, PP; experts are spread along the DP axis)."""
+    size = {"tp": lay.tp, "cp": lay.cp, "dp": lay.dp, "pp": lay.pp}
+    out, acc = {}, np.ones_like(lay.tp)
+    for axis in order:
+        out[axis] = acc
+        acc = acc * size[axis]
+    return out
+
+
+def training_work(
+    model: ModelSpec, lay: TrainLayouts, seq: int, precision: str, order=MEGATRON_ORDER
+) -> Work:
     h, V = model.hidden, model.vocab
-    tp, cp, ep, etp, dp = lay.tp, lay.cp, lay.ep, lay.etp, lay.dp
+    tp, cp, ep, etp = lay.tp, lay.cp, lay.ep, lay.etp
     T = lay.mb * seq / cp  # tokens per GEMM on each chip
     dense_l, moe_l = stage_layers(model, lay)
     extra = float(model.mtp_layers)  # MTP modules run on the last stage
@@ -97,16 +113,17 @@ def training_work(model: ModelSpec, lay: TrainLayouts, seq: int, precision: str)
     # --- communication ---------------------------------------------------------------------
     act = 2.0  # bf16 activations on the wire
     tp_bytes = T * h * act
+    st = strides(lay, order)
     # 4 TP collectives per layer per direction (AG+RS around attention and MLP with SP,
     # 2 all-reduces without: the same ring volume)
-    w.comms.append(Comm("tp", "all_reduce", tp_bytes, tp, one, 2 * layers, "fwd", "tp"))
-    w.comms.append(Comm("tp", "all_reduce", tp_bytes, tp, one, 2 * layers, "bwd", "tp"))
+    w.comms.append(Comm("tp", "all_reduce", tp_bytes, tp, st["tp"], 2 * layers, "fwd", "tp"))
+    w.comms.append(Comm("tp", "all_reduce", tp_bytes, tp, st["tp"], 2 * layers, "bwd", "tp"))
     if model.moe:
         disp = DTYPE_BYTES.get(precision, 2) if precision in ("fp8", "fp4") else act
         disp = max(disp, 1)
         t_rank = T / tp
         a2a = t_rank * model.top_k * h
-        stride = tp * cp
+        stride = st["dp"]
         for phase in ("fwd", "bwd"):
             w.comms.append(
                 Comm("ep_dispatch", "all_to_all", a2a * disp, ep, stride, moe_l, phase, "ep")
@@ -116,10 +133,12 @@ def training_work(model: ModelSpec, lay: TrainLayouts, seq: int, precision: str)
             )
     kv_dim = (model.kv_lora + model.rope_dim) if model.mla else 2 * model.kv_heads * model.head_dim
     cp_bytes = lay.mb * (seq / cp) * kv_dim * act / np.where(model.mla, 1, tp)
-    w.comms.append(Comm("cp_kv", "all_gather", cp_bytes * cp, cp, tp, layers, "fwd", "cp"))
-    w.comms.append(Comm("cp_kv", "all_gather", 2 * cp_bytes * cp, cp, tp, layers, "bwd", "cp"))
+    w.comms.append(Comm("cp_kv", "all_gather", cp_bytes * cp, cp, st["cp"], layers, "fwd", "cp"))
+    w.comms.append(
+        Comm("cp_kv", "all_gather", 2 * cp_bytes * cp, cp, st["cp"], layers, "bwd", "cp")
+    )
     pp_bytes = T * h * act / np.where(lay.sp, tp, 1)
-    pp_stride = tp * cp * dp
+    pp_stride = st["pp"]
     # one send per virtual stage (model chunk) and direction
     hops = lay.vpp * (lay.pp > 1)
     w.comms.append(Comm("pp", "p2p", pp_bytes, lay.pp, pp_stride, hops * one, "fwd", "pp"))
@@ -141,15 +160,20 @@ def stage_params(model: ModelSpec, lay: TrainLayouts):
     return dense, expert
 
 
-def dp_comms(model: ModelSpec, lay: TrainLayouts, grad_bytes: float = 4.0) -> list[Comm]:
+def dp_comms(
+    model: ModelSpec, lay: TrainLayouts, grad_bytes: float = 4.0, order=MEGATRON_ORDER
+) -> list[Comm]:
     """Per-step gradient reduction and parameter gathering over the data-parallel groups."""
     dense, expert = stage_params(model, lay)
     one = np.ones_like(dense)
     out = []
     edp = lay.tp * lay.cp * lay.dp / (lay.ep * lay.etp)
+    dp_stride = strides(lay, order)["dp"]
+    # expert data parallelism: what is left of the TP x CP x DP ranks outside EP x ETP
+    edp_stride = dp_stride * lay.ep * lay.etp / (lay.tp * lay.cp)
     for name, params, group, stride in (
-        ("dp", dense, lay.dp, lay.tp * lay.cp),
-        ("edp", expert, edp, lay.ep * lay.etp),
+        ("dp", dense, lay.dp, dp_stride),
+        ("edp", expert, edp, np.maximum(edp_stride, 1)),
     ):
         sharded = lay.zero >= 1
         out.append(
