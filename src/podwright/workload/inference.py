@@ -9,7 +9,7 @@ Decode uses MLA weight absorption (DeepSeek-V2/V3): attention runs on the compre
 
 from __future__ import annotations
 
-from dataclasses import dataclass, fields
+from dataclasses import dataclass
 
 import numpy as np
 
@@ -17,6 +17,7 @@ from podwright.workload.model import ModelSpec
 from podwright.workload.operations import (
     ELEMENTWISE_KERNELS_PER_LAYER,
     ELEMENTWISE_KERNELS_PER_MOE_LAYER,
+    Columns,
     Comm,
     Gemm,
     Work,
@@ -27,7 +28,7 @@ DTYPE_BYTES = {"fp32": 4, "tf32": 4, "bf16": 2, "fp16": 2, "fp8": 1, "int8": 1, 
 
 
 @dataclass
-class InferLayouts:
+class InferLayouts(Columns):
     n: np.ndarray  # chips per instance
     tp: np.ndarray
     pp: np.ndarray
@@ -35,15 +36,9 @@ class InferLayouts:
     ep: np.ndarray
     batch: np.ndarray  # sequences per instance
 
-    def __len__(self) -> int:
-        return len(self.tp)
-
     @property
     def etp(self) -> np.ndarray:
         return self.n // (self.pp * self.ep)
-
-    def take(self, idx) -> InferLayouts:
-        return InferLayouts(**{f.name: getattr(self, f.name)[idx] for f in fields(self)})
 
     def row(self, i: int) -> dict:
         return {

@@ -5,19 +5,20 @@ from __future__ import annotations
 
 import itertools
 from collections import Counter
-from dataclasses import dataclass, fields
+from dataclasses import dataclass
 
 import numpy as np
 
 from podwright.errors import InputError
 from podwright.workload.model import ModelSpec
+from podwright.workload.operations import Columns
 
 SCHEDULES = ("1f1b", "interleaved", "dualpipe", "gpipe")
 RECOMPUTE = ("none", "selective", "full")
 
 
 @dataclass
-class TrainLayouts:
+class TrainLayouts(Columns):
     """N candidate layouts, one array entry each."""
 
     tp: np.ndarray
@@ -34,15 +35,9 @@ class TrainLayouts:
     sp: np.ndarray  # sequence parallel (bool)
     gbs: np.ndarray
 
-    def __len__(self) -> int:
-        return len(self.tp)
-
     @property
     def microbatches(self) -> np.ndarray:
         return self.gbs // (self.dp * self.mb)
-
-    def take(self, idx) -> TrainLayouts:
-        return TrainLayouts(**{f.name: getattr(self, f.name)[idx] for f in fields(self)})
 
     def row(self, i: int) -> dict:
         d = {a: int(getattr(self, a)[i]) for a in ("tp", "pp", "dp", "cp", "ep", "etp", "vpp")}

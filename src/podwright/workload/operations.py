@@ -3,7 +3,7 @@ FLOPs and bytes, element-wise traffic, and collectives with bytes and the group 
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 
 import numpy as np
 
@@ -12,6 +12,17 @@ import numpy as np
 # activation bytes are spread over these); an MoE layer adds router top-k, permute and unpermute.
 ELEMENTWISE_KERNELS_PER_LAYER = 6
 ELEMENTWISE_KERNELS_PER_MOE_LAYER = 3
+
+
+class Columns:
+    """A dataclass of equally long numpy arrays: N candidates (layouts), one entry each."""
+
+    def __len__(self) -> int:
+        return len(getattr(self, fields(self)[0].name))
+
+    def take(self, idx):
+        """The candidates at `idx` (indices or a boolean mask), as the same type."""
+        return type(self)(**{f.name: getattr(self, f.name)[idx] for f in fields(self)})
 
 
 @dataclass
