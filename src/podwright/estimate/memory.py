@@ -10,15 +10,22 @@ from podwright.workload.model import ModelSpec
 from podwright.workload.training import stage_layers, stage_params
 
 
-def activation_bytes_per_layer(model: ModelSpec, seq: int, mb, recompute) -> np.ndarray:
+def activation_bytes_per_layer(
+    model: ModelSpec, seq: int, mb, recompute, precision: str = "bf16"
+) -> np.ndarray:
     """Bytes one layer keeps for the backward pass, before TP/CP division.
 
     Megatron: s*b*h*(18 + 4*ffn/h) (attention core recomputed or FlashAttention); full
     recompute keeps the layer input, 2*s*b*h. MoE layers use the FFN width a token sees
-    (top-k experts + shared). As in Megatron's formula, a gated MLP is not counted wider."""
+    (top-k experts + shared). As in Megatron's formula, a gated MLP is not counted wider.
+    In FP8 training Transformer Engine keeps the FP8 copies of the four linear layers' inputs
+    (QKV, projection, FC1: s*b*h each; FC2: s*b*ffn) for the weight gradients, one byte
+    instead of two."""
     h = model.hidden
     ffn = (model.top_k * model.expert_ffn + model.shared_ffn) if model.moe else model.ffn
     per = seq * mb * h * (18.0 + 4.0 * ffn / h)
+    if precision in ("fp8", "fp4"):
+        per = per - seq * mb * h * (3.0 + ffn / h)
     full = RECOMPUTE.index("full")
     return np.where(recompute == full, 2.0 * seq * mb * h, per)
 
@@ -61,11 +68,13 @@ def state_memory(model: ModelSpec, lay: TrainLayouts) -> dict[str, np.ndarray]:
     return {"weights": weights, "gradients": grads, "optimizer": optim}
 
 
-def activation_parts(model: ModelSpec, lay: TrainLayouts, seq: int):
+def activation_parts(model: ModelSpec, lay: TrainLayouts, seq: int, precision: str = "bf16"):
     """(bytes one in-flight micro-batch keeps on the first stage, bytes of the output layer's
     logits and loss on the last stage when there is no pipeline)."""
     dense_l, moe_l = stage_layers(model, lay)
-    per_layer = activation_bytes_per_layer(model, seq, lay.mb, lay.recompute) / (lay.tp * lay.cp)
+    per_layer = activation_bytes_per_layer(model, seq, lay.mb, lay.recompute, precision) / (
+        lay.tp * lay.cp
+    )
     # logits and loss of the output layer on the last stage (fp32), vocabulary-parallel
     logits = 4.0 * seq * lay.mb * model.vocab / (lay.tp * lay.cp)
     return per_layer * (dense_l + moe_l), np.where(lay.pp == 1, logits, 0.0)

@@ -162,7 +162,7 @@ def _layout_costs(model, sub, seq, precision, comp, net, overlap, order) -> dict
     else:
         dp_exposed = t_grad + t_param
     state = state_memory(model, sub)
-    act_mb, logits = activation_parts(model, sub, seq)
+    act_mb, logits = activation_parts(model, sub, seq, precision)
     return {
         "per_mb": per_mb,
         "compute": compute,
