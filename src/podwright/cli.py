@@ -78,6 +78,11 @@ def bom(
         for k in data["totals"]
     ]
     console.print(table("totals", ["", "system", "scale-up", "scale-out"], tot_rows))
+    lv_rows = [[lv["name"], lv["kind"], lv["group"], lv["bw_gbs_per_chip"], lv["latency_us"],
+               lv["in_network_reduction"]] for lv in data["levels"]]  # fmt: skip
+    console.print(table("fabric levels (bandwidth per chip, one direction)",
+                        ["level", "kind", "chips", "GB/s", "latency us", "in-network reduction"],
+                        lv_rows, right_from=2))  # fmt: skip
     for note in fabric.notes:
         console.print(f"[dim]{note}[/dim]")
 
@@ -360,8 +365,31 @@ def list_catalog(
 
     if kind not in ("chips", "systems", "models", "parts"):
         raise InputError("kind", f"must be chips, systems, models or parts (got {kind!r})")
+    if not sys.stdout.isatty() or kind == "parts":
+        for name in catalog_names(kind):
+            sys.stdout.write(name + "\n")
+        return
+    from podwright.report.tables import table
+
+    console.print(table(kind, ["name", "description"], _catalog_rows(kind)))
+
+
+def _catalog_rows(kind: str) -> list[list]:
+    from podwright.specs import catalog_names, load_chip, load_system
+    from podwright.workload.model import load_model
+
+    rows = []
     for name in catalog_names(kind):
-        sys.stdout.write(name + "\n")
+        if kind == "systems":
+            desc = load_system(name).description
+        elif kind == "chips":
+            c = load_chip(name)
+            desc = f"{c.vendor} {c.description}".strip()
+        else:
+            m = load_model(name)
+            desc = f"{m.params / 1e9:.1f}B params, {m.active_params / 1e9:.1f}B active, {m.layers} layers"
+        rows.append([name, desc])
+    return rows
 
 
 from podwright.commands.sweep import sweep_app  # noqa: E402

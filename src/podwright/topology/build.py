@@ -81,6 +81,17 @@ class Fabric:
             "items": [i.as_dict() for i in self.items if i.count],
             "totals": self.totals(),
             "by_tier": {t: self.totals(t) for t in ("scale_up", "scale_out")},
+            "levels": [
+                {
+                    "name": lv.name,
+                    "kind": lv.kind,
+                    "group": lv.group,
+                    "bw_gbs_per_chip": lv.bw,
+                    "latency_us": lv.latency_us,
+                    "in_network_reduction": lv.in_network_reduction,
+                }
+                for lv in self.levels
+            ],
         }
 
     def graph(self) -> Graph:
