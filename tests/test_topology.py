@@ -132,3 +132,18 @@ def test_two_dimensional_full_mesh(tmp_path):
     f = build(str(system))
     assert f.bom()["by_tier"]["scale_up"]["optical_modules"] == 64 * 7 // 2 * 2
     assert f.scale_up.bw == 700
+
+
+def test_unpublished_planes_take_the_fewest_switch_chips():
+    """Helios: 72 GPUs x 18 links of 800G, Tomahawk 6 = 128 x 800G ports: ceil(1296/128) = 11
+    switch chips still reach every GPU in one hop."""
+    f = build("helios-mi455x")
+    assert counts(f, "scale_up")["tomahawk-6"] == math.ceil(72 * 18 / 128)
+
+
+def test_torus_without_ocs_and_nvswitch_planes():
+    # Trn2 UltraServer 4x4x4: only the third dimension (across the 4 instances) is cabled:
+    # 16 rings of 4 links
+    assert counts(build("trn2-ultraserver"), "scale_up")["dac-800g"] == 64
+    # DGX A100: 12 NVLink3 links over 6 NVSwitch planes
+    assert counts(build("dgx-a100-ib"), "scale_up")["nvswitch-gen2"] == 6
