@@ -19,13 +19,10 @@ from podwright.workload.inference import (
     step_work,
     weights_per_chip,
 )
+from podwright.workload.layout import divisors
 from podwright.workload.model import ModelSpec
 
 BATCH_GRID = np.unique(np.round(2 ** np.arange(0, 17.01, 0.25)).astype(np.int64))
-
-
-def _divisors(n: int) -> list[int]:
-    return [d for d in range(1, n + 1) if n % d == 0]
 
 
 def enumerate_inference(inf, model: ModelSpec, chips: int) -> tuple[InferLayouts, Counter]:
@@ -36,16 +33,16 @@ def enumerate_inference(inf, model: ModelSpec, chips: int) -> tuple[InferLayouts
     elif len(fixed) == 3:
         ns = [int(par.tp) * int(par.pp) * int(par.attn_dp)]
     else:
-        ns = [d for d in _divisors(chips) if d <= 1024]
+        ns = [d for d in divisors(chips) if d <= 1024]
     rejected: Counter = Counter()
     rows = []
     for n in ns:
         if chips % n:
             rejected["instance_chips does not divide the chips"] += 1
             continue
-        tps = [int(par.tp)] if par.tp != "auto" else [d for d in _divisors(n) if d <= 64]
-        pps = [int(par.pp)] if par.pp != "auto" else [d for d in _divisors(n) if d <= 16]
-        eps = [int(par.ep)] if par.ep != "auto" else (_divisors(n) if model.moe else [1])
+        tps = [int(par.tp)] if par.tp != "auto" else [d for d in divisors(n) if d <= 64]
+        pps = [int(par.pp)] if par.pp != "auto" else [d for d in divisors(n) if d <= 16]
+        eps = [int(par.ep)] if par.ep != "auto" else (divisors(n) if model.moe else [1])
         for tp, pp, ep in itertools.product(tps, pps, eps):
             if n % (tp * pp):
                 rejected["tp x pp does not divide the instance"] += 1

@@ -52,7 +52,7 @@ class TrainLayouts(Columns):
         }
 
 
-def _divisors(n: int) -> list[int]:
+def divisors(n: int) -> list[int]:
     return [d for d in range(1, n + 1) if n % d == 0]
 
 
@@ -60,15 +60,15 @@ def _values(key: str, value, chips: int, model: ModelSpec) -> list:
     if value != "auto":
         return [value]
     if key in ("tp", "etp"):
-        return [d for d in _divisors(chips) if d <= 64]
+        return [d for d in divisors(chips) if d <= 64]
     if key in ("pp",):
-        return [d for d in _divisors(chips) if d <= model.layers]
+        return [d for d in divisors(chips) if d <= model.layers]
     if key == "cp":
-        return [d for d in _divisors(chips) if d <= 32]
+        return [d for d in divisors(chips) if d <= 32]
     if key == "dp":
         return [None]
     if key == "ep":
-        return [d for d in _divisors(chips) if model.experts and model.experts % d == 0] or [1]
+        return [d for d in divisors(chips) if model.experts and model.experts % d == 0] or [1]
     if key == "vpp":
         return [1, 2, 3, 4, 5, 6, 8, 12]
     if key == "mb":
