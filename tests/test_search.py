@@ -36,13 +36,18 @@ def test_training_search_counts_rejections():
     assert r["rejected"] and all(v > 0 for v in r["rejected"].values())
 
 
-def test_inference_search_pareto():
-    s = parse_scenario(
-        {"system": "hgx-h100-ib", "chips": 8, "model": "llama-3.1-70b", "precision": "fp8",
-         "inference": {"phase": "decode", "input_len": 2048, "output_len": 512,
+def auto_inference(chips: int, phase: str, input_len: int):
+    """Llama-3.1-70B FP8 on H100 with instance size, TP and attention DP left to the search."""
+    return parse_scenario(
+        {"system": "hgx-h100-ib", "chips": chips, "model": "llama-3.1-70b", "precision": "fp8",
+         "inference": {"phase": phase, "input_len": input_len, "output_len": 512,
                        "parallel": {"tp": "auto", "pp": 1, "attn_dp": "auto"},
                        "instance_chips": "auto", "slo": {"tpot_ms": 50}}}
     )  # fmt: skip
+
+
+def test_inference_search_pareto():
+    s = auto_inference(8, "decode", 2048)
     r = search(s, top=2)
     assert r["results"] and r["pareto"]
     assert all(p["latency_ms"] <= 50 for p in r["pareto"])
@@ -94,12 +99,7 @@ def test_pareto_figure(cli, tmp_path):
 
 
 def test_serve_search_reports_the_prefill_decode_split():
-    s = parse_scenario(
-        {"system": "hgx-h100-ib", "chips": 16, "model": "llama-3.1-70b", "precision": "fp8",
-         "inference": {"phase": "serve", "input_len": 4096, "output_len": 512,
-                       "parallel": {"tp": "auto", "pp": 1, "attn_dp": "auto"},
-                       "instance_chips": "auto", "slo": {"tpot_ms": 50}}}
-    )  # fmt: skip
+    s = auto_inference(16, "serve", 4096)
     split = search(s, top=1)["disaggregated"]
     assert split["prefill_to_decode_chips"] > 0
     P, D = split["prefill_tokens_per_s_per_chip"], split["decode_tokens_per_s_per_chip"]
