@@ -129,10 +129,9 @@ def step_work(
             total_tokens * model.top_k / (model.experts * p_hit) * imbalance
         )  # tokens per hit expert
         cnt = moe_l * local * p_hit
-        w.gemms.append(
-            Gemm("expert_up", m_e, up * model.expert_ffn / lay.etp, h * one, cnt, "expert")
-        )
-        w.gemms.append(Gemm("expert_down", m_e, h * one, model.expert_ffn / lay.etp, cnt, "expert"))
+        for name, n, k in (("expert_up", up * model.expert_ffn / lay.etp, h * one),
+                           ("expert_down", h * one, model.expert_ffn / lay.etp)):  # fmt: skip
+            w.gemms.append(Gemm(name, m_e, n, k, cnt, "expert", group=local * p_hit))
     # one new token's logits per sequence, on the last stage
     w.gemms.append(Gemm("lm_head", b * 1.0, model.vocab / tp, h * one, one, "head"))
 

@@ -33,6 +33,9 @@ class Gemm:
     k: np.ndarray
     count: np.ndarray  # GEMMs of this shape per micro-batch (per stage, forward)
     cls: str = "dense"  # dense | expert | head (for --explain)
+    # GEMMs launched together as one grouped kernel (the local experts of an MoE layer): their
+    # output tiles share the waves over the SMs and they pay one kernel floor
+    group: np.ndarray | float = 1.0
 
     @property
     def flops(self) -> np.ndarray:

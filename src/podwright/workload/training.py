@@ -78,8 +78,9 @@ def training_work(
         local = model.experts / ep
         m_e = ep * t_rank * etp * model.top_k / model.experts  # tokens per local expert
         cnt = moe_l * local
-        w.gemms.append(Gemm("expert_up", m_e, up * model.expert_ffn / etp, h * one, cnt, "expert"))
-        w.gemms.append(Gemm("expert_down", m_e, h * one, model.expert_ffn / etp, cnt, "expert"))
+        for name, n, k in (("expert_up", up * model.expert_ffn / etp, h * one),
+                           ("expert_down", h * one, model.expert_ffn / etp)):  # fmt: skip
+            w.gemms.append(Gemm(name, m_e, n, k, cnt, "expert", group=local))
     # the LM head (and each MTP module's) sits on the last stage, the slowest one
     w.gemms.append(Gemm("lm_head", T, V / tp, h * one, (1 + extra) * one, "head"))
 
