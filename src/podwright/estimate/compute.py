@@ -27,6 +27,8 @@ class ComputeModel:
     def of(cls, chip: Chip, precision: str, side: int = 0) -> ComputeModel:
         f = chip_factors(chip.name)
         gemm = f["gemm_fp8_peak_fraction" if precision in LOW_PRECISION else "gemm_peak_fraction"]
+        if precision == "fp4" and "gemm_fp4_peak_fraction" in f:
+            gemm = f["gemm_fp4_peak_fraction"]  # else FP4 runs at the 8-bit efficiency
         # side -1 = pessimistic (low efficiency), +1 = optimistic
         return cls(
             peak=chip.peak(precision) * 1e12 * gemm.at(side),
