@@ -1,7 +1,7 @@
 """Compare the compute model with published shape-resolved GEMM throughput:
 python scripts/gemm_shapes.py"""
 
-from podwright.estimate.gemm_check import gemm_shape_errors
+from podwright.estimate.kernel_checks import gemm_shape_errors
 
 rows = gemm_shape_errors()
 for r in rows:

@@ -7,7 +7,7 @@ import math
 import numpy as np
 import pytest
 
-from podwright.estimate.memory import training_memory
+from podwright.estimate.memory import activation_parts, training_memory
 from podwright.estimate.predict import predict
 from podwright.estimate.training import evaluate_training
 from podwright.specs.scenario import Overlap, parse_scenario
@@ -70,6 +70,34 @@ def test_memory_matches_megatron_formula(name, tp, pp, dp):
     ours_wo = mem["weights"][0] + mem["gradients"][0] + mem["optimizer"][0]
     assert ours_wo == pytest.approx(ref_wo, rel=0.02)
     assert mem["activations"][0] == pytest.approx(ref_act, rel=0.03)
+
+
+def test_unfused_attention_costs_time_and_s_squared_memory():
+    """Megatron-LM's 2021-22 core attention: slower than FlashAttention, more so at longer
+    sequences, and without recompute it keeps Korthikanti's 5*a*s^2*b bytes per layer."""
+
+    def run(seq, attention, recompute="selective"):
+        tr = {"seq_len": seq, "global_batch": 512, "attention": attention,
+              "parallel": {"tp": 8, "pp": 4, "cp": 1, "ep": 1, "etp": 1, "vpp": 1},
+              "zero": 1, "recompute": recompute}  # fmt: skip
+        return predict(scenario(training=tr))["training"]
+
+    slow = {
+        s: run(s, "unfused")["step_time_s"] / run(s, "flash")["step_time_s"] for s in (2048, 8192)
+    }
+    assert 1.0 < slow[2048] < slow[8192]
+    model = load_model("llama-3.1-70b")
+    lay = TrainLayouts(
+        tp=np.array([8]), pp=np.array([4]), dp=np.array([32]), cp=np.array([1]),
+        ep=np.array([1]), etp=np.array([1]), vpp=np.array([1]), mb=np.array([1]),
+        zero=np.array([1]), recompute=np.array([0]), schedule=np.array([0]),
+        sp=np.array([True]), gbs=np.array([512]),
+    )  # fmt: skip
+    seq = 2048
+    flash = activation_parts(model, lay, seq, "bf16", "flash")[0][0]
+    unfused = activation_parts(model, lay, seq, "bf16", "unfused")[0][0]
+    per_layer = 5 * model.heads * seq**2 / 8  # a*s^2*b bytes x 5, heads split by TP
+    assert unfused - flash == pytest.approx(per_layer * model.layers / 4)
 
 
 def test_does_not_fit_reports_reason():

@@ -11,7 +11,7 @@ from podwright.workload.training import stage_layers, stage_params
 
 
 def activation_bytes_per_layer(
-    model: ModelSpec, seq: int, mb, recompute, precision: str = "bf16"
+    model: ModelSpec, seq: int, mb, recompute, precision: str = "bf16", attention: str = "flash"
 ) -> np.ndarray:
     """Bytes one layer keeps for the backward pass, before TP/CP division.
 
@@ -20,13 +20,17 @@ def activation_bytes_per_layer(
     (top-k experts + shared). As in Megatron's formula, a gated MLP is not counted wider.
     In FP8 training Transformer Engine keeps the FP8 copies of the four linear layers' inputs
     (QKV, projection, FC1: s*b*h each; FC2: s*b*ffn) for the weight gradients, one byte
-    instead of two."""
+    instead of two. The unfused attention core keeps its s x s tensors when nothing is recomputed
+    (Korthikanti's 5*a*s^2*b: softmax output, dropout mask and dropout output)."""
     h = model.hidden
     ffn = (model.top_k * model.expert_ffn + model.shared_ffn) if model.moe else model.ffn
     per = seq * mb * h * (18.0 + 4.0 * ffn / h)
     if precision in ("fp8", "fp4"):
         per = per - seq * mb * h * (3.0 + ffn / h)
     full = RECOMPUTE.index("full")
+    if attention == "unfused":
+        none = recompute == RECOMPUTE.index("none")
+        per = per + np.where(none, 5.0 * model.heads * seq**2 * mb, 0.0)
     return np.where(recompute == full, 2.0 * seq * mb * h, per)
 
 
@@ -68,13 +72,15 @@ def state_memory(model: ModelSpec, lay: TrainLayouts) -> dict[str, np.ndarray]:
     return {"weights": weights, "gradients": grads, "optimizer": optim}
 
 
-def activation_parts(model: ModelSpec, lay: TrainLayouts, seq: int, precision: str = "bf16"):
+def activation_parts(
+    model: ModelSpec, lay: TrainLayouts, seq: int, precision: str = "bf16", attention: str = "flash"
+):
     """(bytes one in-flight micro-batch keeps on the first stage, bytes of the output layer's
     logits and loss on the last stage when there is no pipeline)."""
     dense_l, moe_l = stage_layers(model, lay)
-    per_layer = activation_bytes_per_layer(model, seq, lay.mb, lay.recompute, precision) / (
-        lay.tp * lay.cp
-    )
+    per_layer = activation_bytes_per_layer(
+        model, seq, lay.mb, lay.recompute, precision, attention
+    ) / (lay.tp * lay.cp)
     # logits and loss of the output layer on the last stage (fp32), vocabulary-parallel
     logits = 4.0 * seq * lay.mb * model.vocab / (lay.tp * lay.cp)
     return per_layer * (dense_l + moe_l), np.where(lay.pp == 1, logits, 0.0)

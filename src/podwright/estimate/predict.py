@@ -49,20 +49,31 @@ def predict_training(scenario: Scenario, explain: bool = False, network=None) ->
     fabric = fabric_for(scenario)
     layouts, rejected = train_candidates(scenario, model, fabric)
     res = evaluate_training(
-        model, fabric, layouts, tr.seq_len, scenario.precision, tr.overlap, placement=tr.placement
+        model,
+        fabric,
+        layouts,
+        tr.seq_len,
+        scenario.precision,
+        tr.overlap,
+        placement=tr.placement,
+        attention=tr.attention,
     )
     i = best_index(res)
     if explain or network is not None:
         # the chosen layout again, with the per-class detail and the requested network model
         res = evaluate_training(
             model, fabric, layouts.take([i]), tr.seq_len, scenario.precision, tr.overlap,
-            detail=True, network=network, placement=tr.placement,
+            detail=True, network=network, placement=tr.placement, attention=tr.attention,
         )  # fmt: skip
         layouts, i = res.layouts, 0
     one = layouts.take([i])
     args = (model, fabric, one, tr.seq_len, scenario.precision, tr.overlap)
-    lo = evaluate_training(*args, side=-1, network=network, placement=tr.placement)
-    hi = evaluate_training(*args, side=+1, network=network, placement=tr.placement)
+    lo = evaluate_training(
+        *args, side=-1, network=network, placement=tr.placement, attention=tr.attention
+    )
+    hi = evaluate_training(
+        *args, side=+1, network=network, placement=tr.placement, attention=tr.attention
+    )
     out = training_prediction(scenario, fabric, res, i)
     band = {}
     for key in BAND_KEYS:
@@ -107,7 +118,14 @@ def explain_training(res, i, model, fabric, layouts, scenario, network=None) -> 
     net = NetworkModel.of(fabric)
     sim = network(fabric, 0) if network is not None else None
     order = scenario.training.placement
-    work = training_work(model, one, scenario.training.seq_len, scenario.precision, order)
+    work = training_work(
+        model,
+        one,
+        scenario.training.seq_len,
+        scenario.precision,
+        order,
+        scenario.training.attention,
+    )
     comms = []
     seen = set()
     for c in work.comms + dp_comms(model, one, order=order):

@@ -64,13 +64,23 @@ SHARED_KEYS = (
 )  # fmt: skip
 
 
-def _micro_batch_work(model, sub, seq, precision, comp, net, order) -> dict:
+def attention_times(comp: ComputeModel, work):
+    """Forward and backward seconds of the attention core: FlashAttention's kernel (backward =
+    2.5 forwards) or the unfused core (backward: two GEMMs per forward GEMM, and its own
+    element-wise traffic)."""
+    flash = comp.attention(work.attn_flops, work.attn_bytes, work.attn_kernels)
+    core = sum((comp.gemm(g) for g in work.core_gemms), 0.0)
+    fwd = flash + core + comp.memory(work.core_bytes_fwd)
+    return fwd, 2.5 * flash + 2.0 * core + comp.memory(work.core_bytes_bwd)
+
+
+def _micro_batch_work(model, sub, seq, precision, comp, net, order, attention) -> dict:
     """Compute and communication of one micro-batch on the slowest stage."""
-    work = training_work(model, sub, seq, precision, order)
+    work = training_work(model, sub, seq, precision, order, attention)
     out: dict = {"gemm": {}}
     for g in work.gemms:
         out["gemm"][g.cls] = out["gemm"].get(g.cls, 0.0) + comp.gemm(g)
-    out["attn"] = comp.attention(work.attn_flops, work.attn_bytes, work.attn_kernels)
+    out["attn"], out["attn_bwd"] = attention_times(comp, work)
     out["elem"] = comp.memory(work.elem_bytes, work.elem_kernels)
     comm = {k: 0.0 for k in ("tp", "ep", "cp", "pp")}
     out["tp_fwd"] = 0.0
@@ -116,16 +126,16 @@ def _gather(d, inv, n):
     return np.asarray(d, dtype=float)[inv] if np.ndim(d) else np.full(n, float(d))
 
 
-def _layout_costs(model, sub, seq, precision, comp, net, overlap, order) -> dict:
+def _layout_costs(model, sub, seq, precision, comp, net, overlap, order, attention) -> dict:
     """Everything about one micro-batch and one step that does not depend on the number of
     micro-batches, for layouts `sub`."""
     n = len(sub)
-    mbw = _micro_batch_work(model, sub, seq, precision, comp, net, order)
+    mbw = _micro_batch_work(model, sub, seq, precision, comp, net, order, attention)
     dpw = _data_parallel_work(model, sub, comp, net, order)
     t_gemm = sum(mbw["gemm"].values())
     t_attn, t_elem = mbw["attn"], mbw["elem"]
     fwd = t_gemm + t_attn + t_elem
-    bwd = 2.0 * t_gemm + 2.5 * t_attn + 2.0 * t_elem
+    bwd = 2.0 * t_gemm + mbw["attn_bwd"] + 2.0 * t_elem
     rec = sub.recompute
     full = rec == RECOMPUTE.index("full")
     recompute_t = np.where(full, fwd, np.where(rec == RECOMPUTE.index("selective"), t_attn, 0.0))
@@ -139,7 +149,7 @@ def _layout_costs(model, sub, seq, precision, comp, net, overlap, order) -> dict
     exposed = {
         "tp": np.maximum(0.0, comm["tp"] - 3.0 * t_gemm) if overlap.tp else comm["tp"],
         "ep": np.where(ep_overlap, np.maximum(0.0, comm["ep"] - compute), comm["ep"]),
-        "cp": np.maximum(0.0, comm["cp"] - 3.5 * t_attn) if overlap.cp else comm["cp"],
+        "cp": np.maximum(0.0, comm["cp"] - t_attn - mbw["attn_bwd"]) if overlap.cp else comm["cp"],
         "pp": comm["pp"],
         "fsdp": np.maximum(0.0, comm["fsdp"] - compute),
     }
@@ -162,7 +172,7 @@ def _layout_costs(model, sub, seq, precision, comp, net, overlap, order) -> dict
     else:
         dp_exposed = t_grad + t_param
     state = state_memory(model, sub)
-    act_mb, logits = activation_parts(model, sub, seq, precision)
+    act_mb, logits = activation_parts(model, sub, seq, precision, attention)
     return {
         "per_mb": per_mb,
         "compute": compute,
@@ -177,7 +187,7 @@ def _layout_costs(model, sub, seq, precision, comp, net, overlap, order) -> dict
         # for --explain
         "detail": {
             "gemm": mbw["gemm"],
-            "attn": t_attn,
+            "attn": t_attn + mbw["attn_bwd"],
             "elem": t_elem,
             "recompute": recompute_t,
             "comm": comm,
@@ -200,6 +210,7 @@ def evaluate_training(
     detail: bool = False,
     network=None,
     placement=MEGATRON_ORDER,
+    attention: str = "flash",
 ) -> TrainingResult:
     """Step time, MFU and memory of every layout; `detail` adds the per-class split that
     --explain prints. `network(fabric, side)` makes the network model (default: analytical)."""
@@ -208,7 +219,7 @@ def evaluate_training(
     net = (network or NetworkModel.of)(fabric, side)
     n = len(lay)
     sub, inv = factorize(lay, SHARED_KEYS)
-    costs = _layout_costs(model, sub, seq, precision, comp, net, overlap, placement)
+    costs = _layout_costs(model, sub, seq, precision, comp, net, overlap, placement, attention)
     keep = costs.pop("detail")
     c = _gather(costs, inv, n)
 
@@ -244,7 +255,7 @@ def evaluate_training(
     comm_sum = sum(d["comm"].values())
     result.detail = {
         "gemm_s": {k: m * 3 * v for k, v in d["gemm"].items()},
-        "attention_s": m * 3.5 * d["attn"],
+        "attention_s": m * d["attn"],
         "elementwise_s": m * 3 * d["elem"],
         "recompute_s": m * d["recompute"],
         "comm_total_s": {k: m * v for k, v in d["comm"].items()} | {"dp": d["dp_total"]},

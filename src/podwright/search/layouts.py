@@ -60,7 +60,14 @@ def _search_training(scenario, model, fabric, top, objective) -> dict:
     tr = scenario.training
     layouts, rejected = train_candidates(scenario, model, fabric)
     res = evaluate_training(
-        model, fabric, layouts, tr.seq_len, scenario.precision, tr.overlap, placement=tr.placement
+        model,
+        fabric,
+        layouts,
+        tr.seq_len,
+        scenario.precision,
+        tr.overlap,
+        placement=tr.placement,
+        attention=tr.attention,
     )
     rejected = Counter(rejected)
     oom = int((~res.fits).sum())

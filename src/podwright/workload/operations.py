@@ -64,6 +64,10 @@ class Work:
     elem_bytes: np.ndarray | float = 0.0  # element-wise HBM traffic, forward
     attn_kernels: np.ndarray | float = 0.0  # attention kernel launches (one per layer)
     elem_kernels: np.ndarray | float = 0.0  # element-wise kernel launches
+    # unfused attention core: its batched GEMMs (forward) and its s x s element-wise traffic
+    core_gemms: list[Gemm] = field(default_factory=list)
+    core_bytes_fwd: np.ndarray | float = 0.0
+    core_bytes_bwd: np.ndarray | float = 0.0
     comms: list[Comm] = field(default_factory=list)
 
 

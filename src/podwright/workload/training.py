@@ -7,10 +7,12 @@ Conventions:
   GEMM of the TP group; routed experts see the tokens the EP group sends them (top-k each).
 - Model FLOPs (for MFU) follow PaLM/Megatron: 6 x matmul parameters per token plus
   12 x layers x heads x head_dim x seq per token for attention (no causal discount, no
-  recompute). Executed attention FLOPs are causal (half), as FlashAttention skips masked blocks.
+  recompute). Executed attention FLOPs are causal (half), as FlashAttention skips masked blocks;
+  `attention="unfused"` runs the core as batched GEMMs over the full s x s scores instead.
 - Activation memory: Korthikanti et al. 2022 (Megatron's theoretical_memory_usage), per layer
-  s*b*h*(18 + 4*ffn/h) bytes with selective recompute, + 5*a*s^2*b without it, s*b*h*2 with
-  full recompute; divided by TP (with sequence parallelism) and CP.
+  s*b*h*(18 + 4*ffn/h) bytes with selective recompute or FlashAttention, + 5*a*s^2*b with the
+  unfused core and no recompute, s*b*h*2 with full recompute; divided by TP (with sequence
+  parallelism) and CP.
 """
 
 from __future__ import annotations
@@ -55,8 +57,37 @@ def strides(lay: TrainLayouts, order=MEGATRON_ORDER) -> dict[str, np.ndarray]:
     return out
 
 
+# Unfused attention core (Megatron-LM 2021-22 CoreAttention, Korthikanti et al. 2022 sec. 4.1):
+# HBM bytes per element of the s x s scores of one head. Forward: the QK^T GEMM writes the
+# scores (2), scale-mask-softmax reads and writes them (2 + 2), dropout reads the probabilities
+# and writes its output and its mask (2 + 2 + 1). Backward: the dgrad GEMM writes the gradient
+# of the dropout output (2), dropout's backward reads it with the mask and writes (2 + 1 + 2),
+# softmax's backward reads that gradient and the saved probabilities and writes (2 + 2 + 2).
+UNFUSED_CORE_BYTES_FWD = 11.0
+UNFUSED_CORE_BYTES_BWD = 13.0
+
+
+def unfused_core(w: Work, group, q, seq, d_qk, d_v, layers) -> Work:
+    """Adds the unfused attention core to `w`: per layer, batched GEMMs over all q x seq scores
+    of `group` heads x sequences (no causal skipping), and the scores' element-wise traffic."""
+    one = np.ones_like(np.asarray(q, dtype=float))
+    w.core_gemms = [
+        Gemm("scores", q, seq * one, d_qk * one, layers * group, "attention", group=group),
+        Gemm("context", q, d_v * one, seq * one, layers * group, "attention", group=group),
+    ]
+    elements = group * q * seq * layers
+    w.core_bytes_fwd = UNFUSED_CORE_BYTES_FWD * elements
+    w.core_bytes_bwd = UNFUSED_CORE_BYTES_BWD * elements
+    return w
+
+
 def training_work(
-    model: ModelSpec, lay: TrainLayouts, seq: int, precision: str, order=MEGATRON_ORDER
+    model: ModelSpec,
+    lay: TrainLayouts,
+    seq: int,
+    precision: str,
+    order=MEGATRON_ORDER,
+    attention: str = "flash",
 ) -> Work:
     h, V = model.hidden, model.vocab
     tp, cp, ep, etp = lay.tp, lay.cp, lay.ep, lay.etp
@@ -92,16 +123,22 @@ def training_work(
         frac = model.sliding_layers / model.layers
         s_eff = (1 - frac) * s_eff + frac * min(model.sliding_window, seq / 2.0)
     heads = model.heads / tp
-    w.attn_flops = 2.0 * lay.mb * (seq / cp) * s_eff * heads * (d_qk + d_v) * layers
-    kv_heads = (model.heads if model.mla else model.kv_heads) / np.minimum(
-        tp, model.kv_heads if not model.mla else tp
-    )
-    w.attn_bytes = 2.0 * lay.mb * (seq / cp) * (heads * (d_qk + d_v) + 2 * kv_heads * d_qk) * layers
+    if attention == "unfused":
+        # each rank's queries (seq / cp) meet the whole sequence's keys
+        unfused_core(w, lay.mb * heads, seq / cp * one, seq, d_qk, d_v, layers)
+    else:
+        w.attn_flops = 2.0 * lay.mb * (seq / cp) * s_eff * heads * (d_qk + d_v) * layers
+        kv_heads = (model.heads if model.mla else model.kv_heads) / np.minimum(
+            tp, model.kv_heads if not model.mla else tp
+        )
+        w.attn_bytes = (
+            2.0 * lay.mb * (seq / cp) * (heads * (d_qk + d_v) + 2 * kv_heads * d_qk) * layers
+        )
+        w.attn_kernels = layers
 
     # --- element-wise (norms, activations, residuals, rope): each stored activation written
     # and read once (Korthikanti's 34 sbh bytes per layer, split by TP with sequence parallelism)
     w.elem_bytes = 2.0 * 34.0 * T * h / tp * layers
-    w.attn_kernels = layers
     w.elem_kernels = ELEMENTWISE_KERNELS_PER_LAYER * layers + (
         ELEMENTWISE_KERNELS_PER_MOE_LAYER * moe_l if model.moe else 0.0
     )

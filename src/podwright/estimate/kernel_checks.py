@@ -1,0 +1,45 @@
+"""The compute model against published kernel measurements (catalog/measurements/): GEMMs of
+many shapes, and unfused ("standard") attention."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from podwright.estimate.compute import ComputeModel
+from podwright.estimate.training import attention_times
+from podwright.specs.catalog import CATALOG, load_chip, read_yaml
+from podwright.workload.operations import Work
+from podwright.workload.training import unfused_core
+
+
+def _rows(name: str) -> list[dict]:
+    return read_yaml(CATALOG / "measurements" / f"{name}.yaml", "measurements")["measurements"]
+
+
+def gemm_shape_errors() -> list[dict]:
+    out = []
+    for row in _rows("gemm_shapes"):
+        comp = ComputeModel.of(load_chip(row["chip"]), row["precision"])
+        group = float(row.get("group", 1))
+        m, n, k = (float(row[x]) for x in "mnk")
+        t = float(comp.gemm_one(np.array([m]), np.array([n]), np.array([k]), group)[0])
+        predicted = 2.0 * m * n * k * group / t / 1e12
+        out.append(row | {"group": group, "predicted": predicted,
+                          "error": predicted / row["tflops"] - 1.0})  # fmt: skip
+    return out
+
+
+def unfused_attention_errors() -> list[dict]:
+    """One forward + backward of the unfused core at each published configuration, in the
+    benchmark's FLOP convention (3.5 x 4 x b x s^2 x d x heads, non-causal)."""
+    out = []
+    for row in _rows("attention_unfused"):
+        comp = ComputeModel.of(load_chip(row["chip"]), "bf16")
+        b, s, d = row["batch"], row["seq"], row["head_dim"]
+        heads = row["width"] // d
+        work = unfused_core(Work(), b * heads, np.array([float(s)]), s, d, d, 1.0)
+        fwd, bwd = attention_times(comp, work)
+        flops = 3.5 * 4.0 * b * s * s * d * heads
+        predicted = flops / float(fwd[0] + bwd[0]) / 1e12
+        out.append(row | {"predicted": predicted, "error": predicted / row["tflops"] - 1.0})
+    return out
