@@ -212,6 +212,21 @@ def test_inference_prediction_contract():
     assert "batch_bound" in ex
 
 
+def test_expert_parallel_group_of_a_tp_instance_stays_in_the_node():
+    """TP8 attention with MoE as ETP2 x EP4 on one 8-GPU node: the EP members sit etp apart,
+    so dispatch and combine use NVLink, not the scale-out fabric."""
+    s = parse_scenario(
+        {
+            "system": "hgx-b200-ib", "chips": 8, "model": "deepseek-r1", "precision": "fp8",
+            "inference": {"phase": "decode", "input_len": 1024, "output_len": 1024, "batch": 8,
+                          "instance_chips": 8, "parallel": {"tp": 8, "pp": 1, "ep": 4}},
+        }
+    )  # fmt: skip
+    rows = predict(s, explain=True)["explain"]["collectives"]
+    ep = [r for r in rows if r["name"].startswith("ep_")]
+    assert ep and all(r["fabric"] == "scale-up" and r["stride"] == 2 for r in ep)
+
+
 @pytest.mark.parametrize(
     "patch, field",
     [

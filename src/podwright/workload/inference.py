@@ -166,7 +166,8 @@ def step_work(
         disp = 1.0 if precision in ("fp8", "fp4", "int8") else act
         # each attention rank's tokens go to the top-k experts' chips and come back
         pairs = T / tp * model.top_k * h
-        stride = np.where(lay.ep >= lay.n / lay.pp, 1, tp)
+        # experts over ep x etp chips of a stage, ETP innermost: EP members sit etp chips apart
+        stride = np.maximum(lay.n / lay.pp / lay.ep, 1)
         w.comms.append(
             Comm("ep_dispatch", "all_to_all", pairs * disp, lay.ep, stride, moe_l, "fwd", "ep")
         )
