@@ -8,8 +8,9 @@ the level that holds the whole span (its oversubscription included). Every chip 
 its own NIC (rails), so the in-domain members cross the scale-out in parallel.
 
 Times are bandwidth terms (ring/pairwise algorithms, nccl-tests bus-bandwidth convention) plus a
-latency term per algorithm step from the levels' switch hops (switch parts' latency_ns; no
-software latency is added, for want of a published figure).
+latency term per algorithm step from the levels' switch hops (switch parts' latency_ns) and a
+software latency once per call (NCCL's own tuning model's base latency,
+calibration/defaults.yaml collective_latency_us).
 """
 
 from __future__ import annotations
@@ -42,6 +43,7 @@ class NetworkModel:
     has_scale_out: bool
     a2a_eff: float | None = None  # measured all-to-all fraction inside the domain, if any
     floor: float = 0.0  # seconds: the least time one collective kernel takes
+    base: float = 0.0  # seconds of software latency per collective call
     _cache: dict = field(default_factory=dict, compare=False, repr=False)
 
     @classmethod
@@ -67,6 +69,7 @@ class NetworkModel:
             ring_eff=ring,
             has_scale_out=bool(outs),
             floor=constants()["kernel_floor_us"].at(-side) * 1e-6,
+            base=constants()["collective_latency_us"].at(-side) * 1e-6,
             a2a_eff=f["scale_up_a2a_fraction"].at(side) if "scale_up_a2a_fraction" in f else None,
         )
 
@@ -154,7 +157,7 @@ class NetworkModel:
         t_out = nbytes * a_out + l_out
         both = t_up + t_out
         t = np.maximum(t_up, t_out) if kind == "all_to_all" else both
-        t = np.where(active, np.maximum(t, self.floor), 0.0)
+        t = np.where(active, np.maximum(t + self.base, self.floor), 0.0)
         share = t_out / np.maximum(both, 1e-30)
         return t, share
 
