@@ -18,6 +18,8 @@ def run(cmd: str, pat: str | None) -> str:
     args = cmd.split()
     if args[0] == "podwright":
         args[0] = exe
+    elif args[0] == "python":
+        args[0] = sys.executable
     out = subprocess.run(args, capture_output=True, text=True, check=True).stdout
     lines = out.rstrip().splitlines()
     if pat:

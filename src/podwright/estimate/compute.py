@@ -49,7 +49,7 @@ class ComputeModel:
     SPLIT_K_MIN = 512  # least K per split-K slice
     # math and input traffic overlap imperfectly near the ridge point: their 2-norm (a smooth
     # roofline); split-K partial outputs are written once in fp32. Both structural choices were
-    # made on the shape table (scripts/gemm_shapes.py), not on validation cases.
+    # made on the shape table (scripts/kernel_checks.py), not on validation cases.
     NORM = 2.0
     SPLIT_BYTES = 4.0
 
@@ -57,7 +57,7 @@ class ComputeModel:
         """Seconds for one GEMM (or one grouped kernel of `group` equal GEMMs).
 
         Shape model, checked against published shape-resolved measurements
-        (catalog/calibration/gemm_shapes.yaml, tests/test_gemm_shapes.py):
+        (catalog/measurements/gemm_shapes.yaml, tests/test_kernel_checks.py):
         - tile and wave quantisation (NVIDIA, "Matrix Multiplication Background User's
           Guide") over the tile shapes above, the fastest one chosen; a grouped kernel's GEMMs
           share the waves;
