@@ -213,8 +213,8 @@ def test_inference_prediction_contract():
 
 
 def test_expert_parallel_group_of_a_tp_instance_stays_in_the_node():
-    """TP8 attention with MoE as ETP2 x EP4 on one 8-GPU node: the EP members sit etp apart,
-    so dispatch and combine use NVLink, not the scale-out fabric."""
+    """TP8 attention with MoE as ETP2 x EP4 on one 8-GPU node: dispatch and combine span the
+    node's 8 GPUs (each token to both shards of its experts) over NVLink, not the scale-out."""
     s = parse_scenario(
         {
             "system": "hgx-b200-ib", "chips": 8, "model": "deepseek-r1", "precision": "fp8",
@@ -224,7 +224,7 @@ def test_expert_parallel_group_of_a_tp_instance_stays_in_the_node():
     )  # fmt: skip
     rows = predict(s, explain=True)["explain"]["collectives"]
     ep = [r for r in rows if r["name"].startswith("ep_")]
-    assert ep and all(r["fabric"] == "scale-up" and r["stride"] == 2 for r in ep)
+    assert ep and all(r["fabric"] == "scale-up" and r["group"] == 8 for r in ep)
 
 
 @pytest.mark.parametrize(

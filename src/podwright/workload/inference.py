@@ -164,15 +164,17 @@ def step_work(
     w.comms.append(Comm("tp", "all_reduce", T * h * act, tp, one, 2 * per_stage, "fwd", "tp"))
     if model.moe:
         disp = 1.0 if precision in ("fp8", "fp4", "int8") else act
-        # each attention rank's tokens go to the top-k experts' chips and come back
-        pairs = T / tp * model.top_k * h
-        # experts over ep x etp chips of a stage, ETP innermost: EP members sit etp chips apart
-        stride = np.maximum(lay.n / lay.pp / lay.ep, 1)
+        # each attention rank's tokens go to the top-k experts and come back; an expert split
+        # over etp chips (expert tensor parallelism) needs each of its tokens on all of them
+        # and returns etp partial outputs, over the ep x etp chips of the stage
+        etp = np.maximum(lay.n / lay.pp / lay.ep, 1)
+        pairs = T / tp * model.top_k * h * etp
+        group = lay.ep * etp
         w.comms.append(
-            Comm("ep_dispatch", "all_to_all", pairs * disp, lay.ep, stride, moe_l, "fwd", "ep")
+            Comm("ep_dispatch", "all_to_all", pairs * disp, group, one, moe_l, "fwd", "ep")
         )
         w.comms.append(
-            Comm("ep_combine", "all_to_all", pairs * act, lay.ep, stride, moe_l, "fwd", "ep")
+            Comm("ep_combine", "all_to_all", pairs * act, group, one, moe_l, "fwd", "ep")
         )
     w.comms.append(
         Comm("pp", "p2p", T * h * act, lay.pp, lay.n / lay.pp, (lay.pp > 1) * one, "fwd", "pp")

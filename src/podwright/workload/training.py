@@ -162,12 +162,19 @@ def training_work(
         t_rank = T / tp
         a2a = t_rank * model.top_k * h
         stride = st["dp"]
+        # expert tensor parallelism (ETP innermost): the routed tokens an expert shard needs are
+        # gathered from its etp peers and its partial outputs reduce-scattered back
+        routed = t_rank * etp * model.top_k * h * act
         for phase in ("fwd", "bwd"):
             w.comms.append(
                 Comm("ep_dispatch", "all_to_all", a2a * disp, ep, stride, moe_l, phase, "ep")
             )
             w.comms.append(
                 Comm("ep_combine", "all_to_all", a2a * act, ep, stride, moe_l, phase, "ep")
+            )
+            w.comms.append(Comm("etp_gather", "all_gather", routed, etp, one, moe_l, phase, "ep"))
+            w.comms.append(
+                Comm("etp_scatter", "reduce_scatter", routed, etp, one, moe_l, phase, "ep")
             )
     kv_dim = (model.kv_lora + model.rope_dim) if model.mla else 2 * model.kv_heads * model.head_dim
     cp_bytes = lay.mb * (seq / cp) * kv_dim * act / np.where(model.mla, 1, tp)
