@@ -22,6 +22,7 @@ class ComputeModel:
     in_bytes: float  # bytes per GEMM input element
     units: int = 0  # SMs/CUs; 0 = no wave quantisation
     floor: float = 0.0  # seconds: the least time one kernel takes
+    comm_share: float = 0.0  # share of the SMs that overlapped expert-parallel kernels hold
 
     @classmethod
     def of(cls, chip: Chip, precision: str, side: int = 0) -> ComputeModel:
@@ -41,6 +42,9 @@ class ComputeModel:
             in_bytes=BYTES[precision],
             units=chip.compute_units or 0,
             floor=constants()["kernel_floor_us"].at(-side) * 1e-6,
+            comm_share=min(constants()["ep_overlap_sms"].at(-side) / chip.compute_units, 0.9)
+            if chip.compute_units
+            else 0.0,
         )
 
     # output tiles a GEMM kernel may use (cuBLAS / CUTLASS / DeepGEMM tile shapes); the
@@ -100,6 +104,13 @@ class ComputeModel:
         """Seconds for `g.count` GEMMs of one shape (launched `g.group` per kernel)."""
         group = np.maximum(g.group, 1.0)
         return self.gemm_one(g.m, g.n, g.k, group) * g.count / group
+
+    def exposed_under(self, compute, comm) -> np.ndarray:
+        """Seconds that `comm` (expert-parallel all-to-all) adds to `compute` when the two
+        overlap: the communication kernels hold a share s of the SMs, so compute runs at 1 - s
+        while they run, and the pair takes max(comm, compute + s x comm)."""
+        compute, comm = np.asarray(compute), np.asarray(comm)
+        return np.maximum(comm - compute, self.comm_share * comm)
 
     def attention(self, flops, nbytes, kernels=0.0) -> np.ndarray:
         t = np.maximum(np.asarray(flops) / self.attn, np.asarray(nbytes) / self.hbm)

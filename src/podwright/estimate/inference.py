@@ -119,7 +119,7 @@ class InferenceModel:
         # the low-latency all-to-all is latency-bound, so it is counted as exposed.
         if phase == "prefill":
             two = lay.batch / lay.dp >= 2
-            ep_exposed = np.where(two, np.maximum(0.0, comm["ep"] - compute), comm["ep"])
+            ep_exposed = np.where(two, self.comp_e.exposed_under(compute, comm["ep"]), comm["ep"])
         else:
             ep_exposed = comm["ep"]
         stage = compute + comm["tp"] + ep_exposed + comm["pp"]

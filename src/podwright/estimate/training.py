@@ -148,7 +148,7 @@ def _layout_costs(model, sub, seq, precision, comp, net, overlap, order, attenti
     ep_overlap = dual if overlap.ep is None else np.full(n, bool(overlap.ep))
     exposed = {
         "tp": np.maximum(0.0, comm["tp"] - 3.0 * t_gemm) if overlap.tp else comm["tp"],
-        "ep": np.where(ep_overlap, np.maximum(0.0, comm["ep"] - compute), comm["ep"]),
+        "ep": np.where(ep_overlap, comp.exposed_under(compute, comm["ep"]), comm["ep"]),
         "cp": np.maximum(0.0, comm["cp"] - t_attn - mbw["attn_bwd"]) if overlap.cp else comm["cp"],
         "pp": comm["pp"],
         "fsdp": np.maximum(0.0, comm["fsdp"] - compute),
