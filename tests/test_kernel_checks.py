@@ -1,6 +1,7 @@
 """The kernel models against published measurements: GEMM shapes, unfused attention."""
 
 import numpy as np
+import pytest
 
 from podwright.estimate.compute import ComputeModel
 from podwright.estimate.kernel_checks import gemm_shape_errors, unfused_attention_errors
@@ -41,3 +42,13 @@ def test_unfused_attention_model_tracks_published_standard_attention():
     assert all(abs(r["error"]) <= 0.30 for r in rows), rows
     # and slower than the FlashAttention figure of the same page
     assert all(r["predicted"] < r["flash_tflops"] for r in rows)
+
+
+def test_overlapped_all_to_all_slows_the_compute_under_it():
+    comp = ComputeModel.of(load_chip("h800-sxm"), "fp8")
+    s = comp.comm_share
+    assert 20 / 132 == pytest.approx(s)
+    # short all-to-all under long compute: not free, the compute loses s of its SMs meanwhile
+    assert comp.exposed_under(1.0, 0.2) == pytest.approx(0.2 * s)
+    # long all-to-all: only what compute cannot cover shows
+    assert comp.exposed_under(1.0, 3.0) == pytest.approx(2.0)
