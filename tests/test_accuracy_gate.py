@@ -50,3 +50,12 @@ def test_validate_routes_collectives_to_the_simulator(cli):
     rows = json.loads(r.stdout)["cases"]
     assert rows and all(row["metric"] == "bus_bandwidth_gbs" for row in rows)
     assert all(abs(row["error"]) < 0.15 for row in rows)
+
+
+HELDOUT = Path(__file__).resolve().parents[1] / "examples" / "heldout" / "published-not-shared.yaml"
+
+
+def test_heldout_cases_are_all_predicted():
+    """Held-out measurements (not a gate on their errors: they are reported in README)."""
+    res = validate_cases(load_cases(HELDOUT))
+    assert res["failed"] == 0 and len(res["cases"]) >= 5
