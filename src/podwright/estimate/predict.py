@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 from podwright.errors import InputError
-from podwright.estimate.training import TrainingResult, evaluate_training
+from podwright.estimate.training import TrainingResult, evaluate_scenario
 from podwright.specs import load_system
 from podwright.specs.scenario import Scenario
 from podwright.topology import build
@@ -44,36 +44,20 @@ def train_candidates(scenario: Scenario, model, fabric):
 
 
 def predict_training(scenario: Scenario, explain: bool = False, network=None) -> dict:
-    tr = scenario.training
     model = load_model(scenario.model)
     fabric = fabric_for(scenario)
     layouts, rejected = train_candidates(scenario, model, fabric)
-    res = evaluate_training(
-        model,
-        fabric,
-        layouts,
-        tr.seq_len,
-        scenario.precision,
-        tr.overlap,
-        placement=tr.placement,
-        attention=tr.attention,
-    )
+    res = evaluate_scenario(scenario, model, fabric, layouts)
     i = best_index(res)
     if explain or network is not None:
         # the chosen layout again, with the per-class detail and the requested network model
-        res = evaluate_training(
-            model, fabric, layouts.take([i]), tr.seq_len, scenario.precision, tr.overlap,
-            detail=True, network=network, placement=tr.placement, attention=tr.attention,
-        )  # fmt: skip
+        res = evaluate_scenario(
+            scenario, model, fabric, layouts.take([i]), detail=True, network=network
+        )
         layouts, i = res.layouts, 0
     one = layouts.take([i])
-    args = (model, fabric, one, tr.seq_len, scenario.precision, tr.overlap)
-    lo = evaluate_training(
-        *args, side=-1, network=network, placement=tr.placement, attention=tr.attention
-    )
-    hi = evaluate_training(
-        *args, side=+1, network=network, placement=tr.placement, attention=tr.attention
-    )
+    lo = evaluate_scenario(scenario, model, fabric, one, side=-1, network=network)
+    hi = evaluate_scenario(scenario, model, fabric, one, side=+1, network=network)
     out = training_prediction(scenario, fabric, res, i)
     band = {}
     for key in BAND_KEYS:

@@ -265,3 +265,13 @@ def evaluate_training(
         "microbatches": m,
     }
     return result
+
+
+def evaluate_scenario(scenario, model: ModelSpec, fabric: Fabric, lay: TrainLayouts, **kw):
+    """evaluate_training with the scenario's sequence, precision, overlap, placement and
+    attention kernels."""
+    tr = scenario.training
+    return evaluate_training(
+        model, fabric, lay, tr.seq_len, scenario.precision, tr.overlap,
+        placement=tr.placement, attention=tr.attention, **kw,
+    )  # fmt: skip

@@ -16,7 +16,7 @@ from podwright.estimate.inference import (
     enumerate_inference,
 )
 from podwright.estimate.predict import fabric_for, train_candidates, training_prediction
-from podwright.estimate.training import evaluate_training
+from podwright.estimate.training import evaluate_scenario
 from podwright.specs.scenario import Scenario
 from podwright.workload.model import load_model
 
@@ -57,18 +57,8 @@ def search(scenario: Scenario, top: int = 5, objective: str = "tokens_per_s_per_
 
 
 def _search_training(scenario, model, fabric, top, objective) -> dict:
-    tr = scenario.training
     layouts, rejected = train_candidates(scenario, model, fabric)
-    res = evaluate_training(
-        model,
-        fabric,
-        layouts,
-        tr.seq_len,
-        scenario.precision,
-        tr.overlap,
-        placement=tr.placement,
-        attention=tr.attention,
-    )
+    res = evaluate_scenario(scenario, model, fabric, layouts)
     rejected = Counter(rejected)
     oom = int((~res.fits).sum())
     if oom:
