@@ -71,10 +71,26 @@ class ComputeModel:
           imperfectly near the ridge point); the epilogue (output write) follows it, and the
           kernel floor is paid once per kernel.
         """
-        m = np.maximum(np.asarray(m, dtype=float), 1.0)
-        n = np.maximum(np.asarray(n, dtype=float), 1.0)
-        k = np.maximum(np.asarray(k, dtype=float), 1.0)
-        group = np.maximum(np.asarray(group, dtype=float), 1.0)
+        shape = np.broadcast_arrays(*(np.asarray(x, dtype=float) for x in (m, n, k, group)))
+        if shape[0].size > 64:
+            # many candidates share few shapes: price each distinct shape once (rows keyed by
+            # a 64-bit hash of their four values; a collision, checked for, falls back)
+            cols = [np.ascontiguousarray(x.ravel()) for x in shape]
+            key = np.zeros(cols[0].size, dtype=np.uint64)
+            for c in cols:
+                key = (key ^ c.view(np.uint64)) * np.uint64(0x9E3779B97F4A7C15)
+            _, first, inv = np.unique(key, return_index=True, return_inverse=True)
+            inv = inv.ravel()
+            if all(np.array_equal(c[first][inv], c) for c in cols):
+                t = self._gemm_shapes(*(c[first] for c in cols))
+                return t[inv].reshape(shape[0].shape)
+        return self._gemm_shapes(*shape)
+
+    def _gemm_shapes(self, m, n, k, group) -> np.ndarray:
+        m = np.maximum(m, 1.0)
+        n = np.maximum(n, 1.0)
+        k = np.maximum(k, 1.0)
+        group = np.maximum(group, 1.0)
         inputs = (m * k + k * n) * self.in_bytes * group / self.hbm
         best = None
         for tm, tn in self.TILES if self.units else ((1, 1),):
