@@ -59,3 +59,19 @@ def test_heldout_cases_are_all_predicted():
     """Held-out measurements (not a gate on their errors: they are reported in README)."""
     res = validate_cases(load_cases(HELDOUT))
     assert res["failed"] == 0 and len(res["cases"]) >= 5
+
+
+@pytest.mark.skipif(not CASES.is_file(), reason="no shared validation cases")
+def test_validate_what_if_overrides(cli):
+    """--set applies to the selected cases that have the section it names; --only takes
+    several prefixes."""
+    args = ("validate", str(CASES), "--json", "--only", "train-korthikanti-22b,inf-cloudmatrix")
+    base = json.loads(cli(*args).stdout)["cases"]
+    what_if = cli(*args, "--set", "training.attention=unfused")
+    assert what_if.returncode == 0, what_if.stderr
+    rows = {r["id"]: r for r in json.loads(what_if.stdout)["cases"]}
+    before = {r["id"]: r for r in base}
+    assert set(rows) == set(before) and len(rows) >= 4
+    train = "train-korthikanti-22b-a100x8"
+    assert rows[train]["predicted"] < before[train]["predicted"]  # unfused attention is slower
+    assert all(rows[i]["predicted"] == before[i]["predicted"] for i in rows if i != train)

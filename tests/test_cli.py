@@ -154,3 +154,19 @@ def test_unwritable_output_is_one_line(cli, tmp_path):
     )
     assert r.returncode == 2
     assert len(r.stderr.strip().splitlines()) == 1 and "Traceback" not in r.stderr
+
+
+def test_predict_set_overrides_and_bad_set(cli, tmp_path):
+    import yaml
+
+    body = {"name": "s", "system": "dgx-a100-ib", "chips": 8, "model": "llama-3.1-8b",
+            "training": {"seq_len": 2048, "global_batch": 8}}  # fmt: skip
+    path = tmp_path / "s.yaml"
+    path.write_text(yaml.safe_dump(body))
+    flash = json.loads(cli("predict", str(path), "--json").stdout)["training"]
+    r = cli("predict", str(path), "--json", "--set", "training.attention=unfused")
+    assert r.returncode == 0, r.stderr
+    assert json.loads(r.stdout)["training"]["step_time_s"] > flash["step_time_s"]
+    for bad, field in (("trainingattention", "--set"), ("training.nope=1", "training.nope")):
+        r = cli("predict", str(path), "--set", bad)
+        assert r.returncode == 2 and field in r.stderr and "\n" not in r.stderr.strip()

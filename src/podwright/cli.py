@@ -25,6 +25,14 @@ ChipsOpt = Annotated[
     int | None, typer.Option("--chips", "-n", help="accelerators (default: one scale-up domain)")
 ]
 JsonOpt = Annotated[bool, typer.Option("--json", help="print JSON")]
+SetOpt = Annotated[
+    list[str] | None,
+    typer.Option(
+        "--set",
+        help="what-if override of a scenario field, KEY.PATH=VALUE (VALUE read as YAML), "
+        "e.g. --set training.attention=unfused; repeatable",
+    ),
+]
 
 
 def _print_json(obj) -> None:
@@ -175,6 +183,7 @@ def predict(
     report: Annotated[
         str | None, typer.Option("--report", help="also write a self-contained HTML report")
     ] = None,
+    sets: SetOpt = None,
 ) -> None:
     """Predict training step time / MFU or inference TTFT / TPOT for one scenario."""
     from podwright.estimate.predict import predict as run
@@ -183,7 +192,7 @@ def predict(
 
     if network not in ("analytical", "sim"):
         raise InputError("network", f"must be analytical or sim (got {network!r})")
-    s = load_scenario(scenario)
+    s = load_scenario(scenario, sets)
     factory = None
     if network == "sim":
         from podwright.sim.network.estimator import sim_network as factory
@@ -208,8 +217,10 @@ def validate(
     path: Annotated[str, typer.Argument(help="validation YAML file or folder")],
     as_json: JsonOpt = False,
     only: Annotated[
-        str | None, typer.Option("--only", help="ids starting with this prefix")
+        str | None,
+        typer.Option("--only", help="ids starting with this prefix (several: comma-separated)"),
     ] = None,
+    sets: SetOpt = None,
 ) -> None:
     """Predict published measurements and report the error per case, median and p90.
     Scenario cases (`cases:`) go through the estimator; collective measurements (`records:`,
@@ -223,9 +234,19 @@ def validate(
         validation_files,
     )
     from podwright.report.tables import table
+    from podwright.specs.scenario import apply_sets
+
+    prefixes = tuple(p for p in (only or "").split(",") if p)
+
+    def wanted(case_id) -> bool:
+        return not prefixes or str(case_id).startswith(prefixes)
 
     case_files, record_files = validation_files(path)
-    cases = [c for c in load_cases(path) if not only or str(c.get("id", "")).startswith(only)]
+    cases = [c for c in load_cases(path) if wanted(c.get("id", ""))]
+    if sets:
+        # what-if: the overrides go to every selected case that has the section they name
+        cases = [c | {"scenario": apply_sets(c["scenario"], sets, only_present=True)}
+                 if isinstance(c.get("scenario"), dict) else c for c in cases]  # fmt: skip
     rows = []
     with Progress(console=Console(stderr=True), transient=True, disable=as_json) as bar:
         task = bar.add_task("validating", total=len(cases) + len(record_files))
@@ -236,7 +257,7 @@ def validate(
 
             for f in record_files:
                 found = validate_collectives(f)["cases"]
-                rows += [r for r in found if not only or r["id"].startswith(only)]
+                rows += [r for r in found if wanted(r["id"])]
                 bar.advance(task)
     result = summarise(rows)
     if as_json:

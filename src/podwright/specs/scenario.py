@@ -137,8 +137,42 @@ def parse_scenario(data: Any, where: str | None = None) -> Scenario:
         raise from_validation_error(e, where) from None
 
 
-def load_scenario(path: str | Path) -> Scenario:
+def apply_sets(data: dict, sets: list[str] | None, only_present: bool = False) -> dict:
+    """A copy of scenario `data` with `KEY.PATH=VALUE` overrides applied (VALUE read as YAML),
+    for what-if runs. `only_present`: skip an override whose first key the scenario lacks (a
+    training override on an inference case)."""
+    import copy
+
+    import yaml
+
+    out = copy.deepcopy(data)
+    for item in sets or []:
+        key, sep, raw = item.partition("=")
+        path = [k for k in key.strip().split(".") if k]
+        if not sep or not path:
+            raise InputError("--set", f"expects KEY.PATH=VALUE (got {item!r})")
+        if only_present and len(path) > 1 and path[0] not in out:
+            continue
+        try:
+            value = yaml.safe_load(raw)
+        except yaml.YAMLError:
+            raise InputError("--set", f"{key}: value {raw!r} is not valid YAML") from None
+        node = out
+        for k in path[:-1]:
+            if not isinstance(node.get(k), dict):
+                node[k] = {}
+            node = node[k]
+        node[path[-1]] = value
+    return out
+
+
+def load_scenario(path: str | Path, sets: list[str] | None = None) -> Scenario:
     path = Path(path)
     if not path.is_file():
         raise InputError("scenario", f"no such file '{path}'")
-    return parse_scenario(read_yaml(path, "scenario"), str(path))
+    data = read_yaml(path, "scenario")
+    if sets:
+        if not isinstance(data, dict):
+            raise InputError("scenario", "must be a mapping", str(path))
+        data = apply_sets(data, sets)
+    return parse_scenario(data, str(path))
