@@ -158,8 +158,10 @@ class InferenceModel:
         step = st["total"] * (1 + drafts / self.model.layers)
         tpot = step / per_step
         # paged KV cache under continuous batching: sequences are spread over their decode, so
-        # the batch holds on average input + output/2 tokens per sequence
-        mem = self.memory(lay, ctx, 1.0 + drafts)
+        # the batch holds on average input + output/2 tokens per sequence (unless the engine
+        # reserves whole sequences)
+        held = inf.input_len + inf.output_len if inf.kv_reservation == "full" else ctx
+        mem = self.memory(lay, held, 1.0 + drafts)
         return {
             "tpot_s": tpot,
             "tokens_per_s_per_chip": lay.batch * per_step / step / lay.n,
@@ -183,7 +185,7 @@ class InferenceModel:
         }
 
     def fits(self, mem: dict) -> np.ndarray:
-        return sum(mem.values()) <= self.chip.hbm_gb * 1e9
+        return sum(mem.values()) <= self.inf.memory_fraction * self.chip.hbm_gb * 1e9
 
 
 def _choose(score, ok) -> int:

@@ -96,6 +96,13 @@ class Inference(Strict):
     disaggregated: Disaggregated | None = None
     kv_cache_dtype: Precision | None = None  # optional; default bf16 (engines' "auto")
     expert_imbalance: Annotated[float, Field(ge=1)] = 1.0  # optional: busiest expert chip / mean
+    # optional: the engine's memory policy. memory_fraction: share of HBM it fills with weights,
+    # KV cache and activations (vLLM gpu_memory_utilization, SGLang mem_fraction_static; 1.0 =
+    # all of it). kv_reservation: "average" = paged KV filled as sequences grow (vLLM, SGLang:
+    # input + output/2 tokens per sequence on average); "full" = every sequence reserves
+    # input + output tokens up front (TensorRT-LLM's GUARANTEED_NO_EVICT scheduler).
+    memory_fraction: Annotated[float, Field(gt=0, le=1)] = 1.0
+    kv_reservation: Literal["average", "full"] = "average"
 
 
 class Economics(Strict):
