@@ -227,6 +227,27 @@ def test_expert_parallel_group_of_a_tp_instance_stays_in_the_node():
     assert ep and all(r["fabric"] == "scale-up" and r["group"] == 8 for r in ep)
 
 
+def test_engine_memory_policy_bounds_the_batch():
+    """A memory-bound decode batch shrinks when the engine keeps a memory margin
+    (memory_fraction) or reserves whole sequences' KV (kv_reservation: full)."""
+
+    def batch(**policy):
+        s = parse_scenario(
+            {
+                "system": "hgx-h200-ib", "chips": 1, "model": "llama-3.1-8b", "precision": "fp8",
+                "inference": {"phase": "decode", "input_len": 4096, "output_len": 4096,
+                              "instance_chips": 1, "parallel": {"tp": 1}, **policy},
+            }
+        )  # fmt: skip
+        p = predict(s, explain=True)
+        assert p["explain"]["batch_bound"] == "memory (KV cache capacity)"
+        return p["inference"]["batch"]
+
+    base = batch()
+    assert batch(memory_fraction=0.8) < base
+    assert batch(kv_reservation="full") < base
+
+
 @pytest.mark.parametrize(
     "patch, field",
     [
