@@ -246,6 +246,21 @@ def test_engine_memory_policy_bounds_the_batch():
     base = batch()
     assert batch(memory_fraction=0.8) < base
     assert batch(kv_reservation="full") < base
+    # TensorRT-LLM's preset: whole sequences reserved, 90% of free memory, and (FP8 checkpoint)
+    # an FP8 KV cache, which holds more sequences than the reservation costs
+    assert batch(engine="trtllm") > base
+    assert batch(engine="trtllm", kv_cache_dtype="bf16") < base
+
+
+def test_unknown_engine_exits_2(cli, tmp_path):
+    import yaml
+
+    body = {"system": "hgx-h200-ib", "chips": 1, "model": "llama-3.1-8b",
+            "inference": {"phase": "decode", "engine": "no-such-engine"}}  # fmt: skip
+    path = tmp_path / "e.yaml"
+    path.write_text(yaml.safe_dump(body))
+    r = cli("predict", str(path))
+    assert r.returncode == 2 and "inference.engine" in r.stderr
 
 
 @pytest.mark.parametrize(

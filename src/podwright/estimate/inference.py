@@ -11,6 +11,7 @@ import numpy as np
 from podwright.errors import InputError
 from podwright.estimate.compute import ComputeModel
 from podwright.estimate.network import NetworkModel
+from podwright.specs.catalog import CATALOG, read_yaml
 from podwright.workload.inference import (
     DTYPE_BYTES,
     InferLayouts,
@@ -21,6 +22,29 @@ from podwright.workload.inference import (
 )
 from podwright.workload.layout import divisors
 from podwright.workload.model import ModelSpec
+
+
+def engine_policy(inf, precision: str) -> dict:
+    """The serving engine's memory policy: the scenario's fields over its engine preset
+    (catalog/engines.yaml; `generic` when none is named)."""
+    presets = read_yaml(CATALOG / "engines.yaml", "inference.engine")["engines"]
+    name = inf.engine or "generic"
+    if name not in presets:
+        raise InputError("inference.engine", f"unknown engine {name!r}; one of {sorted(presets)}")
+    p = presets[name]
+    if inf.kv_cache_dtype:
+        kv = inf.kv_cache_dtype
+    elif p["kv_cache_dtype"] == "checkpoint" and precision in ("fp8", "fp4"):
+        kv = "fp8"
+    else:
+        kv = "bf16"  # the activations' 16-bit type (engines' "auto" on plain checkpoints)
+    return {
+        "kv_cache_dtype": kv,
+        "memory_fraction": inf.memory_fraction or float(p["memory_fraction"]),
+        "kv_reservation": inf.kv_reservation or p["kv_reservation"],
+        "memory_budget": p["memory_budget"],
+    }
+
 
 BATCH_GRID = np.unique(np.round(2 ** np.arange(0, 17.01, 0.25)).astype(np.int64))
 
@@ -93,8 +117,8 @@ class InferenceModel:
         self.comp = ComputeModel.of(self.chip, self.prec, side)
         self.comp_e = ComputeModel.of(self.chip, self.eprec, side)
         self.net = (network or NetworkModel.of)(fabric, side)
-        # vLLM / SGLang default ("auto"): the KV cache in the activations' 16-bit type
-        self.kv_dtype = self.inf.kv_cache_dtype or "bf16"
+        self.policy = engine_policy(self.inf, self.prec)
+        self.kv_dtype = self.policy["kv_cache_dtype"]
 
     def step(self, lay: InferLayouts, phase: str, new_tokens, context) -> dict[str, np.ndarray]:
         w = step_work(
@@ -160,7 +184,7 @@ class InferenceModel:
         # paged KV cache under continuous batching: sequences are spread over their decode, so
         # the batch holds on average input + output/2 tokens per sequence (unless the engine
         # reserves whole sequences)
-        held = inf.input_len + inf.output_len if inf.kv_reservation == "full" else ctx
+        held = inf.input_len + inf.output_len if self.policy["kv_reservation"] == "full" else ctx
         mem = self.memory(lay, held, 1.0 + drafts)
         return {
             "tpot_s": tpot,
@@ -185,7 +209,11 @@ class InferenceModel:
         }
 
     def fits(self, mem: dict) -> np.ndarray:
-        return sum(mem.values()) <= self.inf.memory_fraction * self.chip.hbm_gb * 1e9
+        hbm = self.chip.hbm_gb * 1e9
+        f = self.policy["memory_fraction"]
+        if self.policy["memory_budget"] == "free":  # KV gets f of what the rest leaves
+            return mem["weights"] + mem["activations"] + mem["kv_cache"] / f <= hbm
+        return sum(mem.values()) <= f * hbm
 
 
 def _choose(score, ok) -> int:

@@ -96,13 +96,15 @@ class Inference(Strict):
     disaggregated: Disaggregated | None = None
     kv_cache_dtype: Precision | None = None  # optional; default bf16 (engines' "auto")
     expert_imbalance: Annotated[float, Field(ge=1)] = 1.0  # optional: busiest expert chip / mean
-    # optional: the engine's memory policy. memory_fraction: share of HBM it fills with weights,
-    # KV cache and activations (vLLM gpu_memory_utilization, SGLang mem_fraction_static; 1.0 =
-    # all of it). kv_reservation: "average" = paged KV filled as sequences grow (vLLM, SGLang:
-    # input + output/2 tokens per sequence on average); "full" = every sequence reserves
-    # input + output tokens up front (TensorRT-LLM's GUARANTEED_NO_EVICT scheduler).
-    memory_fraction: Annotated[float, Field(gt=0, le=1)] = 1.0
-    kv_reservation: Literal["average", "full"] = "average"
+    # optional: the serving engine's memory policy. engine: a preset of catalog/engines.yaml
+    # (generic, vllm, trtllm); the fields below override it. memory_fraction: share of memory the
+    # engine fills (of all HBM, or of what weights and activations leave, as the preset says).
+    # kv_reservation: "average" = paged KV filled as sequences grow (input + output/2 tokens per
+    # sequence on average); "full" = every sequence reserves input + output tokens up front
+    # (TensorRT-LLM's GUARANTEED_NO_EVICT scheduler).
+    engine: str | None = None
+    memory_fraction: Annotated[float, Field(gt=0, le=1)] | None = None
+    kv_reservation: Literal["average", "full"] | None = None
 
 
 class Economics(Strict):
