@@ -100,6 +100,20 @@ def test_unfused_attention_costs_time_and_s_squared_memory():
     assert unfused - flash == pytest.approx(per_layer * model.layers / 4)
 
 
+def test_flash2_prices_attention_at_the_measured_fa2_rate():
+    def step(system, attention):
+        tr = {"seq_len": 32768, "global_batch": 64, "attention": attention,
+              "parallel": {"tp": 8, "pp": 1, "cp": 4, "ep": 1, "etp": 1, "vpp": 1},
+              "zero": 1, "recompute": "selective"}  # fmt: skip
+        s = scenario(system=system, chips=32, training=tr)
+        return predict(s)["training"]["step_time_s"]
+
+    # H100: FlashAttention-2 (0.33 of peak) is well below FlashAttention-3 (0.59)
+    assert step("hgx-h100-ib", "flash2") > 1.2 * step("hgx-h100-ib", "flash")
+    # B200 has no FlashAttention-2 measurement: its best kernel's rate applies
+    assert step("hgx-b200-ib", "flash2") == pytest.approx(step("hgx-b200-ib", "flash"))
+
+
 def test_does_not_fit_reports_reason():
     s = scenario(
         chips=8,

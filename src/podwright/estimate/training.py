@@ -215,7 +215,7 @@ def evaluate_training(
     """Step time, MFU and memory of every layout; `detail` adds the per-class split that
     --explain prints. `network(fabric, side)` makes the network model (default: analytical)."""
     chip = fabric.chip
-    comp = ComputeModel.of(chip, precision, side)
+    comp = ComputeModel.of(chip, precision, side, attention)
     net = (network or NetworkModel.of)(fabric, side)
     n = len(lay)
     sub, inv = factorize(lay, SHARED_KEYS)

@@ -47,11 +47,12 @@ class Training(Strict):
     overlap: Overlap = Overlap()
     # optional: rank placement, innermost first (Megatron's order by default)
     placement: tuple[Literal["tp", "cp", "dp", "pp"], ...] = ("tp", "cp", "dp", "pp")
-    # optional: the attention core's kernels. "flash": FlashAttention-class fused kernels
-    # (causal blocks skipped, no s x s tensor). "unfused": Megatron-LM's 2021-22 core attention
-    # (batched GEMMs over the full s x s scores, then scale-mask-softmax and dropout in memory),
-    # which the runs of that era used.
-    attention: Literal["flash", "unfused"] = "flash"
+    # optional: the attention core's kernels. "flash": the chip's best published fused kernel
+    # (FlashAttention-3, cuDNN, FlashMLA class; causal blocks skipped, no s x s tensor).
+    # "flash2": FlashAttention-2 (PyTorch SDPA's flash backend, runs before mid-2024) at its
+    # measured rate on the chip. "unfused": Megatron-LM's 2021-22 core attention (batched GEMMs
+    # over the full s x s scores, then scale-mask-softmax and dropout in memory).
+    attention: Literal["flash", "flash2", "unfused"] = "flash"
 
     @field_validator("placement")
     @classmethod
