@@ -22,5 +22,6 @@ if "--summary" not in sys.argv:
     for r in attn:
         print(f"{r['chip']:15s} unfused attention, head dim {r['head_dim']:3d}: measured "
               f"{r['tflops']:6.1f} predicted {r['predicted']:6.1f}  {100 * r['error']:+5.0f}%")  # fmt: skip
-print(summary("GEMM shapes (TFLOP/s)", gemm))
+print(summary("GEMM shapes, published (TFLOP/s)", [r for r in gemm if "device" not in r["source"]]))
+print(summary("GEMM shapes, measured on lent GPUs", [r for r in gemm if "device" in r["source"]]))
 print(summary("unfused attention (TFLOP/s)", attn))

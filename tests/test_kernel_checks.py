@@ -9,7 +9,7 @@ from podwright.specs.catalog import load_chip
 
 
 def test_gemm_shape_model_tracks_published_tables():
-    rows = gemm_shape_errors()
+    rows = gemm_shape_errors(device=False)
     assert len(rows) >= 70
     err = np.abs([r["error"] for r in rows])
     # recorded level (scripts/kernel_checks.py): median 6%, 90th percentile 33%; the worst rows
@@ -18,6 +18,24 @@ def test_gemm_shape_model_tracks_published_tables():
     assert np.percentile(err, 90) <= 0.40
     big = [abs(r["error"]) for r in rows if 2 * r["m"] * r["n"] * r["k"] * r["group"] > 1e11]
     assert max(big) <= 0.40
+
+
+def test_gemm_shape_model_tracks_the_device_measurements():
+    """Rows measured on lent H100/H200 (catalog/measurements/device/, benchmarks/gpu_calibration.py):
+    BF16 and FP8, m from 1 to 16384 on LLM projection shapes, and grouped BF16 expert GEMMs."""
+    rows = [r for r in gemm_shape_errors() if "device" in r["source"]]
+    assert len(rows) >= 700
+    err = np.array([r["error"] for r in rows])
+    # recorded level: median 7.5%, p90 23%; the model is slow on m = 128-2048 (-10..-19%: cuBLAS
+    # on Hopper balances partial waves across SMs, the model quantises them)
+    assert np.median(np.abs(err)) <= 0.09
+    assert np.percentile(np.abs(err), 90) <= 0.27
+    # the BF16 asymptote (calibration gemm_peak_fraction) is the measured large-GEMM rate
+    large = [r["error"] for r in rows if r["m"] >= 4096 and r["precision"] == "bf16"]
+    assert abs(np.median(large)) <= 0.05
+    # decode-sized GEMMs are weight-streaming: within 10% at m <= 8
+    skinny = [abs(r["error"]) for r in rows if r["m"] <= 8]
+    assert np.median(skinny) <= 0.10
 
 
 def test_small_and_skinny_gemms_run_below_the_large_gemm_rate():

@@ -3,6 +3,8 @@ many shapes, and unfused ("standard") attention."""
 
 from __future__ import annotations
 
+import json
+
 import numpy as np
 
 from podwright.estimate.compute import ComputeModel
@@ -16,9 +18,33 @@ def _rows(name: str) -> list[dict]:
     return read_yaml(CATALOG / "measurements" / f"{name}.yaml", "measurements")["measurements"]
 
 
-def gemm_shape_errors() -> list[dict]:
+def device_gemm_rows() -> list[dict]:
+    """GEMM rows measured by benchmarks/gpu_calibration.py on lent GPUs (measurements/device/):
+    dense BF16/FP8 and grouped BF16, in the published rows' format."""
+    rows = []
+    for path in sorted((CATALOG / "measurements" / "device").glob("*.json")):
+        run = json.loads(path.read_text())
+        source = f"measurements/device/{path.name} ({run['device']}, torch {run['torch']})"
+        dense = [r | {"precision": r["dtype"]} for r in run.get("gemm", [])]
+        grouped = [r | {"precision": "bf16"} for r in run.get("grouped_gemm", [])]
+        rows += [
+            {
+                "chip": run["chip"],
+                "source": source,
+                "tflops": r["tflops"],
+                "group": r.get("group", 1),
+            }
+            | {x: r[x] for x in ("precision", "m", "n", "k")}
+            for r in dense + grouped
+            if "tflops" in r
+        ]
+    return rows
+
+
+def gemm_shape_errors(device: bool = True) -> list[dict]:
+    """Model vs measured TFLOP/s for every published GEMM row (and the device rows)."""
     out = []
-    for row in _rows("gemm_shapes"):
+    for row in _rows("gemm_shapes") + (device_gemm_rows() if device else []):
         comp = ComputeModel.of(load_chip(row["chip"]), row["precision"])
         group = float(row.get("group", 1))
         m, n, k = (float(row[x]) for x in "mnk")
