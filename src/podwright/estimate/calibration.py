@@ -18,7 +18,12 @@ FACTORS = (
 )
 # Optional factors: where a chip has no measurement they fall back to a rule of their own, not
 # to other chips' median (see chip_factors).
-OPTIONAL = ("scale_up_a2a_fraction", "gemm_fp4_peak_fraction", "attention_fa2_peak_fraction")
+OPTIONAL = (
+    "scale_up_a2a_fraction",
+    "gemm_fp4_peak_fraction",
+    "attention_fa2_peak_fraction",
+    "gemm_overlap_norm",
+)
 
 
 @dataclass(frozen=True)

@@ -23,6 +23,7 @@ class ComputeModel:
     units: int = 0  # SMs/CUs; 0 = no wave quantisation
     floor: float = 0.0  # seconds: the least time one kernel takes
     comm_share: float = 0.0  # share of the SMs that overlapped expert-parallel kernels hold
+    norm: float = 2.0  # how math and input traffic overlap in a GEMM's main loop (see gemm_one)
 
     @classmethod
     def of(
@@ -50,16 +51,15 @@ class ComputeModel:
             comm_share=min(constants()["ep_overlap_sms"].at(-side) / chip.compute_units, 0.9)
             if chip.compute_units
             else 0.0,
+            norm=f.get("gemm_overlap_norm", constants()["gemm_overlap_norm"]).at(side),
         )
 
     # output tiles a GEMM kernel may use (cuBLAS / CUTLASS / DeepGEMM tile shapes); the
     # library picks the fastest
     TILES = ((128, 256), (256, 128), (128, 128), (64, 256))
     SPLIT_K_MIN = 512  # least K per split-K slice
-    # math and input traffic overlap imperfectly near the ridge point: their 2-norm (a smooth
-    # roofline); split-K partial outputs are written once in fp32. Both structural choices were
-    # made on the shape table (scripts/kernel_checks.py), not on validation cases.
-    NORM = 2.0
+    # split-K partial outputs are written once in fp32 (chosen on the shape table,
+    # scripts/kernel_checks.py, not on validation cases)
     SPLIT_BYTES = 4.0
 
     def gemm_one(self, m, n, k, group=1.0) -> np.ndarray:
@@ -72,8 +72,9 @@ class ComputeModel:
           share the waves;
         - split-K when one GEMM has fewer tiles than SMs: K is cut into slices so that every
           SM has a tile, and the partial outputs (fp32) are written and reduced;
-        - the main loop takes the 2-norm of its math and input-traffic times (they overlap
-          imperfectly near the ridge point); the epilogue (output write) follows it, and the
+        - the main loop takes the p-norm of its math and input-traffic times (they overlap
+          imperfectly near the ridge point; p = the chip's gemm_overlap_norm, 2 where no shape
+          table was measured, larger where the kernels overlap better); the epilogue (output write) follows it, and the
           kernel floor is paid once per kernel.
         """
         shape = np.broadcast_arrays(*(np.asarray(x, dtype=float) for x in (m, n, k, group)))
@@ -117,7 +118,7 @@ class ComputeModel:
                 split, eff = np.ones_like(m), np.ones_like(m)
             math = 2.0 * m * n * k * group / (self.peak * np.clip(eff, 1e-3, 1.0))
             out = m * n * group * np.where(split > 1, self.SPLIT_BYTES * split, 2.0) / self.hbm
-            t = (math**self.NORM + inputs**self.NORM) ** (1.0 / self.NORM) + out
+            t = (math**self.norm + inputs**self.norm) ** (1.0 / self.norm) + out
             best = t if best is None else np.minimum(best, t)
         return best + self.floor
 
