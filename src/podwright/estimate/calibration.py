@@ -32,6 +32,7 @@ class Factor:
     value: float
     uncertainty: float  # absolute half-width of the band
     source: str
+    at_seq: float = 0.0  # attention factors: sequence length of the measurement (0: not stated)
 
     def at(self, side: int) -> float:
         """side 0: value; -1: low; +1: high."""
@@ -58,6 +59,12 @@ def _measured() -> dict[str, dict[str, float]]:
     return out
 
 
+def _own(name: str, f: dict) -> Factor:
+    """A chip's own measurement (its `uncertainty` is relative to the value)."""
+    unc = float(f.get("uncertainty", 0.1)) * float(f["value"])
+    return Factor(name, float(f["value"]), unc, str(f.get("source", "")), float(f.get("at_seq", 0)))
+
+
 @lru_cache(maxsize=64)
 def chip_factors(chip: str) -> dict[str, Factor]:
     """Every factor for `chip`: its own measurement, else the median of the other chips."""
@@ -67,8 +74,7 @@ def chip_factors(chip: str) -> dict[str, Factor]:
     for name in FACTORS:
         if name in own:
             f = own[name]
-            unc = float(f.get("uncertainty", 0.1)) * float(f["value"])
-            out[name] = Factor(name, float(f["value"]), unc, str(f.get("source", "")))
+            out[name] = _own(name, f)
             continue
         values = sorted(_measured().get(name, {}).values())
         if name == "gemm_fp8_peak_fraction" and not values:
@@ -83,9 +89,7 @@ def chip_factors(chip: str) -> dict[str, Factor]:
         )
     for name in OPTIONAL:
         if name in own:
-            f = own[name]
-            unc = float(f.get("uncertainty", 0.1)) * float(f["value"])
-            out[name] = Factor(name, float(f["value"]), unc, str(f.get("source", "")))
+            out[name] = _own(name, own[name])
     if "gemm_fp8_peak_fraction" not in own and "gemm_peak_fraction" in own:
         # a chip without an FP8 measurement runs FP8 GEMMs at its BF16 efficiency
         f = out["gemm_peak_fraction"]

@@ -24,6 +24,8 @@ class ComputeModel:
     floor: float = 0.0  # seconds: the least time one kernel takes
     comm_share: float = 0.0  # share of the SMs that overlapped expert-parallel kernels hold
     norm: float = 2.0  # how math and input traffic overlap in a GEMM's main loop (see gemm_one)
+    attn_at_seq: float = 0.0  # sequence length at which `attn` was measured (0: not stated)
+    attn_seq_half: float = 0.0  # tokens of per-row overhead of a flash-attention kernel
 
     @classmethod
     def of(
@@ -52,6 +54,8 @@ class ComputeModel:
             if chip.compute_units
             else 0.0,
             norm=f.get("gemm_overlap_norm", constants()["gemm_overlap_norm"]).at(side),
+            attn_at_seq=attn.at_seq,
+            attn_seq_half=constants()["attention_seq_half"].at(-side),
         )
 
     # output tiles a GEMM kernel may use (cuBLAS / CUTLASS / DeepGEMM tile shapes); the
@@ -134,8 +138,19 @@ class ComputeModel:
         compute, comm = np.asarray(compute), np.asarray(comm)
         return np.maximum(comm - compute, self.comm_share * comm)
 
-    def attention(self, flops, nbytes, kernels=0.0) -> np.ndarray:
-        t = np.maximum(np.asarray(flops) / self.attn, np.asarray(nbytes) / self.hbm)
+    def attention(self, flops, nbytes, kernels=0.0, seq=0.0) -> np.ndarray:
+        """Seconds of flash-attention kernels: FLOPs at the calibrated rate, or the KV/Q/O
+        traffic, whichever is longer. `seq` (query length of one sequence on this chip; 0 for
+        decode) scales the rate by (1 + h / at_seq) / (1 + h / seq), h = attention_seq_half:
+        a kernel's per-row work (Q load, O write, softmax rescale, the masked diagonal) is worth
+        about h keys, so short sequences run below the rate measured at `at_seq` tokens."""
+        rate = self.attn
+        seq = np.asarray(seq, dtype=float)
+        if self.attn_at_seq and self.attn_seq_half and np.any(seq > 0):
+            h = self.attn_seq_half
+            scale = (1.0 + h / self.attn_at_seq) / (1.0 + h / np.maximum(seq, 1.0))
+            rate = np.where(seq > 0, self.attn * scale, self.attn)
+        t = np.maximum(np.asarray(flops) / rate, np.asarray(nbytes) / self.hbm)
         return np.maximum(t, self.floor * np.asarray(kernels))
 
     def memory(self, nbytes, kernels=0.0) -> np.ndarray:

@@ -131,7 +131,9 @@ class InferenceModel:
                 parts["expert_gemm"] = parts["expert_gemm"] + self.comp_e.gemm(g)
             else:
                 parts["weights_gemm"] = parts["weights_gemm"] + self.comp.gemm(g)
-        parts["attention_kv"] = self.comp.attention(w.attn_flops, w.attn_bytes, w.attn_kernels)
+        parts["attention_kv"] = self.comp.attention(
+            w.attn_flops, w.attn_bytes, w.attn_kernels, w.attn_seq
+        )
         parts["elementwise"] = self.comp.memory(w.elem_bytes, w.elem_kernels)
         compute = sum(parts.values())
         comm = {"tp": 0.0, "ep": 0.0, "pp": 0.0}

@@ -1,5 +1,5 @@
-"""The compute model against published kernel measurements (catalog/measurements/): GEMMs of
-many shapes, and unfused ("standard") attention."""
+"""The compute model against kernel measurements (catalog/measurements/): GEMMs of many shapes,
+unfused ("standard") attention, and whole transformer layers timed on lent GPUs."""
 
 from __future__ import annotations
 
@@ -68,4 +68,38 @@ def unfused_attention_errors() -> list[dict]:
         flops = 3.5 * 4.0 * b * s * s * d * heads
         predicted = flops / float(fwd[0] + bwd[0]) / 1e12
         out.append(row | {"predicted": predicted, "error": predicted / row["tflops"] - 1.0})
+    return out
+
+
+def layer_errors() -> list[dict]:
+    """Per-layer forward + backward measured on a GPU (measurements/layers/, written by
+    benchmarks/gpu_layer_check.py) against podwright's one-chip training prediction of the same
+    layers (tp = pp = dp = 1, no recompute): whole layer, its GEMMs, its attention (ms)."""
+    from podwright.estimate.predict import predict
+    from podwright.specs.scenario import parse_scenario
+
+    out = []
+    for path in sorted((CATALOG / "measurements" / "layers").glob("*.json")):
+        run = json.loads(path.read_text())
+        for model, rows in run["models"].items():
+            cfg = json.loads((CATALOG / "models" / f"{model}.json").read_text())
+            for r in rows:
+                scenario = {
+                    "name": "layer-check", "system": run["system"], "chips": 1,
+                    "model": cfg | {"num_hidden_layers": r["layers"]}, "precision": "bf16",
+                    "training": {"seq_len": r["seq"], "global_batch": r["micro_batch"],
+                                 "micro_batch": r["micro_batch"], "zero": 0, "recompute": "none",
+                                 "parallel": {"tp": 1, "pp": 1, "dp": 1, "cp": 1}},
+                }  # fmt: skip
+                ex = predict(parse_scenario(scenario), explain=True)["explain"]["time_by_class_s"]
+                p = {k: v / r["layers"] * 1e3 for k, v in ex.items()}
+                pred = {"layer": p["gemm_dense"] + p["attention"] + p["elementwise"],
+                        "gemms": p["gemm_dense"], "attention": p["attention"]}  # fmt: skip
+                meas = {"layer": r.get("layer_fwd_bwd_ms_per_layer"),
+                        "gemms": r.get("gemms_fwd_bwd_ms_per_layer"),
+                        "attention": r.get("attention_fwd_bwd_ms_per_layer")}  # fmt: skip
+                out.append({"file": path.name, "device": run["device"], "model": model,
+                            "micro_batch": r["micro_batch"], "seq": r["seq"], "measured": meas,
+                            "predicted": pred,
+                            "error": {k: pred[k] / v - 1.0 for k, v in meas.items() if v}})  # fmt: skip
     return out

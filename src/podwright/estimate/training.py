@@ -68,7 +68,7 @@ def attention_times(comp: ComputeModel, work):
     """Forward and backward seconds of the attention core: FlashAttention's kernel (backward =
     2.5 forwards) or the unfused core (backward: two GEMMs per forward GEMM, and its own
     element-wise traffic)."""
-    flash = comp.attention(work.attn_flops, work.attn_bytes, work.attn_kernels)
+    flash = comp.attention(work.attn_flops, work.attn_bytes, work.attn_kernels, work.attn_seq)
     core = sum((comp.gemm(g) for g in work.core_gemms), 0.0)
     fwd = flash + core + comp.memory(work.core_bytes_fwd)
     return fwd, 2.5 * flash + 2.0 * core + comp.memory(work.core_bytes_bwd)

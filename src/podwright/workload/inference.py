@@ -154,6 +154,7 @@ def step_work(
         d = model.qk_head_dim + (model.v_dim if model.mla else model.head_dim)
         w.attn_flops = 2.0 * T * ctx * heads * d * per_stage
         w.attn_bytes = b * kv_bytes_per_token_per_chip(model, lay, context + new_tokens, kv_dtype)
+        w.attn_seq = new_tokens
     w.elem_bytes = 2.0 * 34.0 * T * h / tp * per_stage
     w.attn_kernels = per_stage
     w.elem_kernels = ELEMENTWISE_KERNELS_PER_LAYER * per_stage + (

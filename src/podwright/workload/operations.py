@@ -61,6 +61,7 @@ class Work:
     gemms: list[Gemm] = field(default_factory=list)
     attn_flops: np.ndarray | float = 0.0  # executed (causal) attention-core FLOPs, forward
     attn_bytes: np.ndarray | float = 0.0
+    attn_seq: np.ndarray | float = 0.0  # query length of one sequence per kernel (0: decode)
     elem_bytes: np.ndarray | float = 0.0  # element-wise HBM traffic, forward
     attn_kernels: np.ndarray | float = 0.0  # attention kernel launches (one per layer)
     elem_kernels: np.ndarray | float = 0.0  # element-wise kernel launches

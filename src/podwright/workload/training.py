@@ -135,6 +135,7 @@ def training_work(
             2.0 * lay.mb * (seq / cp) * (heads * (d_qk + d_v) + 2 * kv_heads * d_qk) * layers
         )
         w.attn_kernels = layers
+        w.attn_seq = seq / cp * one
 
     # --- element-wise (norms, activations, residuals, rope): each stored activation written
     # and read once (Korthikanti's 34 sbh bytes per layer, split by TP with sequence parallelism)
