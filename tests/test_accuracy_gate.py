@@ -75,3 +75,22 @@ def test_validate_what_if_overrides(cli):
     train = "train-korthikanti-22b-a100x8"
     assert rows[train]["predicted"] < before[train]["predicted"]  # unfused attention is slower
     assert all(rows[i]["predicted"] == before[i]["predicted"] for i in rows if i != train)
+
+
+@pytest.mark.parametrize("kind,prefix", [("training", "train-"), ("inference", "inf-")])
+def test_recorded_model_error_is_current(result, kind, prefix):
+    """catalog/model_error.yaml (the prediction interval's width) is the 80th percentile of
+    the current model's |error|: not below it (the interval would claim too much) and not far
+    above it."""
+    import numpy as np
+
+    from podwright.estimate.interval import model_error
+
+    errs = [abs(c["error"]) for c in result["cases"] if c["id"].startswith(prefix)]
+    p80 = float(np.percentile(errs, 80, method="higher"))
+    assert p80 - 0.005 <= model_error()[kind] <= p80 + 0.03, (kind, p80)
+
+
+def test_interval_holds_most_published_measurements(result):
+    assert result["interval_coverage"] >= 0.8
+    assert result["band_coverage"] <= result["interval_coverage"]

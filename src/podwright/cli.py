@@ -278,6 +278,12 @@ def validate(
     ):
         if result.get(key) is not None:
             console.print(f"{key}: {result[key]:.1%}")
+    if result.get("band_coverage") is not None:
+        console.print(
+            f"band_coverage: {result['band_coverage']:.0%} of measurements inside the band"
+        )
+    if result.get("interval_coverage") is not None:
+        console.print(f"interval_coverage: {result['interval_coverage']:.0%} inside the interval")
     console.print(f"failed: {result['failed']}")
 
 

@@ -158,8 +158,16 @@ def explain_training(res, i, model, fabric, layouts, scenario, network=None) -> 
 def predict(scenario: Scenario, explain: bool = False, network=None) -> dict:
     """`network`: None for the analytical collective model, or a factory (fabric, side) ->
     network model, e.g. podwright.sim.network.estimator.sim_network."""
-    if scenario.training is not None:
-        return predict_training(scenario, explain, network)
-    from podwright.estimate.inference import predict_inference
+    from podwright.estimate.interval import interval
 
-    return predict_inference(scenario, explain, network)
+    if scenario.training is not None:
+        out = predict_training(scenario, explain, network)
+        kind = "training"
+    else:
+        from podwright.estimate.inference import predict_inference
+
+        out = predict_inference(scenario, explain, network)
+        kind = "inference"
+    if out.get("band"):
+        out["interval"] = interval(out["band"], kind)
+    return out

@@ -77,6 +77,13 @@ def validate_cases(cases: list[dict], progress=None) -> dict:
                     row["predicted"] = float(p)
                     row["error"] = float(p) / float(value) - 1.0
                     row["fits"] = pred.get("fits", True)
+                    band = (pred.get("band") or {}).get(metric)
+                    if band:  # the prediction's low/high from the factors' uncertainty
+                        row["band"] = [float(band[0]), float(band[1])]
+                        row["in_band"] = bool(band[0] <= float(value) <= band[1])
+                    span = (pred.get("interval") or {}).get(metric)
+                    if span:
+                        row["in_interval"] = bool(span[0] <= float(value) <= span[1])
             rows.append(row)
         if progress:
             progress(cid)
@@ -93,6 +100,12 @@ def summarise(rows: list[dict]) -> dict:
         "failed": int(np.sum(~np.isfinite(errs))),
         "median_abs_error_predicted": float(np.median(finite)) if len(finite) else None,
     }
+    banded = [r["in_band"] for r in rows if "in_band" in r]
+    if banded:  # how often the measurement falls inside the predicted band
+        out["band_coverage"] = float(np.mean(banded))
+    spans = [r["in_interval"] for r in rows if "in_interval" in r]
+    if spans:
+        out["interval_coverage"] = float(np.mean(spans))
     for prefix in ("train-", "inf-"):
         sel = np.array([r["id"].startswith(prefix) for r in rows])
         if sel.any():

@@ -7,8 +7,12 @@ from rich.console import Console
 from podwright.report.tables import fmt, table
 
 
+def _span(lo_hi) -> str:
+    return f"{fmt(lo_hi[0])} .. {fmt(lo_hi[1])}" if lo_hi else ""
+
+
 def print_prediction(console: Console, p: dict) -> None:
-    band = p.get("band", {})
+    band, span = p.get("band", {}), p.get("interval", {})
     for phase in ("training", "inference"):
         body = p.get(phase)
         if not body:
@@ -17,10 +21,10 @@ def print_prediction(console: Console, p: dict) -> None:
         for k, v in body.items():
             if isinstance(v, dict):
                 continue
-            lo_hi = band.get(f"{phase}.{k}")
-            rng = f"{fmt(lo_hi[0])} .. {fmt(lo_hi[1])}" if lo_hi else ""
-            rows.append([k, v, rng])
-        console.print(table(f"{p['scenario']}: {phase}", ["metric", "value", "band"], rows))
+            key = f"{phase}.{k}"
+            rows.append([k, v, _span(band.get(key)), _span(span.get(key))])
+        columns = ["metric", "value", "band", "80% interval"]
+        console.print(table(f"{p['scenario']}: {phase}", columns, rows))
         for k, v in body.items():
             if isinstance(v, dict):
                 console.print(table(k, ["", "value"], [[a, b] for a, b in v.items()]))
