@@ -24,3 +24,23 @@ def test_predict_reports_an_interval_around_every_banded_metric():
     for key, (lo, hi) in out["band"].items():
         ilo, ihi = out["interval"][key]
         assert ilo < lo <= hi < ihi
+
+
+def test_disaggregated_serving_has_a_band_and_an_interval():
+    from podwright.specs.scenario import parse_scenario
+
+    s = parse_scenario(
+        {
+            "name": "pd", "system": "hgx-h100-ib", "chips": 32, "model": "llama-3.1-70b",
+            "precision": "fp8",
+            "inference": {"phase": "serve", "input_len": 2048, "output_len": 512, "batch": "auto",
+                          "slo": {"tpot_ms": 50}, "parallel": {"tp": "auto", "pp": "auto"},
+                          "disaggregated": {"prefill_chips": 8, "decode_chips": 24}},
+        }
+    )  # fmt: skip
+    out = predict(s)
+    body = out["inference"]
+    for key in ("decode_tokens_per_s_per_chip", "tpot_ms", "ttft_ms"):
+        lo, hi = out["band"][f"inference.{key}"]
+        assert lo <= body[key] * (1 + 1e-9) and body[key] <= hi * (1 + 1e-9), key
+        assert f"inference.{key}" in out["interval"]

@@ -451,11 +451,37 @@ def _predict_disaggregated(scenario, model, fabric, explain, network=None) -> di
         ),
         "batch": dec["inference"]["batch"],
     }
+    # the band: each pool at its own low and high ends (the deployment's rate is the lesser pool)
+    pb, db = pre.get("band", {}), dec.get("band", {})
+    band = {}
+    if (
+        "inference.prefill_tokens_per_s_per_chip" in pb
+        and "inference.decode_tokens_per_s_per_chip" in db
+    ):
+        p_lo, p_hi = (
+            x * d.prefill_chips / inf.input_len
+            for x in pb["inference.prefill_tokens_per_s_per_chip"]
+        )
+        d_lo, d_hi = (
+            x * d.decode_chips / inf.output_len
+            for x in db["inference.decode_tokens_per_s_per_chip"]
+        )
+        band["inference.decode_tokens_per_s_per_chip"] = [
+            min(p_lo, d_lo) * inf.output_len / total,
+            min(p_hi, d_hi) * inf.output_len / total,
+        ]
+        band["inference.prefill_tokens_per_s_per_chip"] = pb[
+            "inference.prefill_tokens_per_s_per_chip"
+        ]
+    if "inference.ttft_ms" in pb:
+        band["inference.ttft_ms"] = [x + t_kv * 1e3 for x in pb["inference.ttft_ms"]]
+    if "inference.tpot_ms" in db:
+        band["inference.tpot_ms"] = db["inference.tpot_ms"]
     out = {
         "scenario": scenario.name,
         "fits": pre["fits"] and dec["fits"],
         "inference": body,
         "layout": {"prefill": pre["layout"], "decode": dec["layout"]},
-        "band": {},
+        "band": band,
     }
     return out
