@@ -383,6 +383,44 @@ def reliability(
                             [[k, v] for k, v in g.items() if not isinstance(v, dict)]))  # fmt: skip
 
 
+@app.command()
+def calibrate(
+    path: Annotated[str, typer.Argument(help="JSON written by benchmarks/gpu_calibration.py")],
+    chip: Annotated[
+        str | None, typer.Option(help="catalog chip it ran on (default: the file's `chip`)")
+    ] = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Calibration factors derived from a GPU measurement file, beside the catalog's values:
+    run benchmarks/gpu_calibration.py on your GPU, then this, then copy what you trust into
+    catalog/calibration/CHIP.yaml with the file as its source."""
+    from pathlib import Path
+
+    from podwright.estimate.device_factors import derive
+    from podwright.report.tables import table
+    from podwright.specs.catalog import load_chip, read_yaml
+
+    file = Path(path)
+    if not file.is_file():
+        raise InputError("path", f"no file at '{path}'")
+    run = read_yaml(file, "path")
+    if not isinstance(run, dict) or not any(k in run for k in ("gemm", "attention", "sustained")):
+        raise InputError("path", f"'{path}' holds no gemm, attention or sustained measurements")
+    name = chip or run.get("chip")
+    if not name:
+        raise InputError("chip", "the file names no chip: pass --chip NAME")
+    rows = derive(run, load_chip(name))
+    if as_json:
+        return _print_json({"chip": name, "device": run.get("device"), "factors": rows})
+    console.print(table(f"{name}: factors from {file.name} ({run.get('device', '?')})",
+                        ["factor", "derived", "catalog", "how"],
+                        [[r["factor"], r["value"], r["catalog"], r["how"]] for r in rows]))  # fmt: skip
+    fit = next((r for r in rows if "seq_half" in r), None)
+    if fit:
+        console.print(f"attention: at_seq {fit['at_seq']:g}, asymptote {fit['asymptote']:.3f}, "
+                      f"seq_half {fit['seq_half']:.0f} tokens")  # fmt: skip
+
+
 @app.command("list")
 def list_catalog(
     kind: Annotated[str, typer.Argument(help="chips | systems | models | parts")] = "systems",

@@ -8,6 +8,7 @@ import json
 import numpy as np
 
 from podwright.estimate.compute import ComputeModel
+from podwright.estimate.device_factors import gemm_rows
 from podwright.estimate.training import attention_times
 from podwright.specs.catalog import CATALOG, load_chip, read_yaml
 from podwright.workload.operations import Work
@@ -25,18 +26,10 @@ def device_gemm_rows() -> list[dict]:
     for path in sorted((CATALOG / "measurements" / "device").glob("*.json")):
         run = json.loads(path.read_text())
         source = f"measurements/device/{path.name} ({run['device']}, torch {run['torch']})"
-        dense = [r | {"precision": r["dtype"]} for r in run.get("gemm", [])]
-        grouped = [r | {"precision": "bf16"} for r in run.get("grouped_gemm", [])]
         rows += [
-            {
-                "chip": run["chip"],
-                "source": source,
-                "tflops": r["tflops"],
-                "group": r.get("group", 1),
-            }
-            | {x: r[x] for x in ("precision", "m", "n", "k")}
-            for r in dense + grouped
-            if "tflops" in r
+            {"chip": run["chip"], "source": source}
+            | {x: r[x] for x in ("precision", "m", "n", "k", "group", "tflops")}
+            for r in gemm_rows(run)
         ]
     return rows
 

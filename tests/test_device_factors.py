@@ -1,0 +1,40 @@
+"""Factors derived from GPU measurement files (podwright calibrate, estimate/device_factors)."""
+
+import json
+
+import pytest
+
+from podwright.estimate.device_factors import attention_fit, derive
+from podwright.specs.catalog import CATALOG, load_chip
+
+H100 = CATALOG / "measurements" / "device" / "h100-sxm.json"
+
+
+def test_derived_factors_are_the_ones_the_catalog_cites():
+    run = json.loads(H100.read_text())
+    got = {r["factor"]: r for r in derive(run, load_chip("h100-sxm"))}
+    # the BF16 asymptote and HBM fraction in calibration/h100-sxm.yaml come from this file
+    assert got["gemm_peak_fraction"]["value"] == pytest.approx(0.71, abs=0.01)
+    assert got["hbm_bw_fraction"]["value"] == pytest.approx(0.88, abs=0.01)
+    assert got["gemm_peak_fraction"]["catalog"] == pytest.approx(0.71)
+    assert got["(check) GEMM shape model |error|"]["value"] < 0.08
+
+
+def test_attention_fit_recovers_a_known_law():
+    a, h = 0.64, 900.0
+    rows = [{"backend": "CUDNN_ATTENTION", "causal": True, "head_dim": 128, "seq": s,
+             "fwd_bwd_tflops": a * s / (s + h) * 989.4} for s in (2048, 4096, 8192, 16384)]  # fmt: skip
+    fit = attention_fit({"attention": rows}, load_chip("h100-sxm"))
+    assert fit["asymptote"] == pytest.approx(a) and fit["seq_half"] == pytest.approx(h)
+    assert fit["at_seq"] == 16384
+
+
+def test_calibrate_cli(cli, tmp_path):
+    r = cli("calibrate", str(H100), "--json")
+    assert r.returncode == 0, r.stderr
+    factors = {f["factor"] for f in json.loads(r.stdout)["factors"]}
+    assert {"gemm_peak_fraction", "hbm_bw_fraction", "attention_peak_fraction"} <= factors
+    bad = tmp_path / "x.json"
+    bad.write_text("{}")
+    r = cli("calibrate", str(bad))
+    assert r.returncode == 2 and r.stderr.count("\n") == 1 and "path" in r.stderr
