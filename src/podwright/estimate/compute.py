@@ -131,6 +131,22 @@ class ComputeModel:
         group = np.maximum(g.group, 1.0)
         return self.gemm_one(g.m, g.n, g.k, group) * g.count / group
 
+    def gemms(self, gs: list[Gemm]) -> list[np.ndarray]:
+        """`gemm` of each of several GEMM kinds; for one or a few candidates (a `predict`) in
+        one vectorised call, which saves numpy's per-call overhead."""
+        if not gs:
+            return []
+        fields = [[np.asarray(x, dtype=float) for x in (g.m, g.n, g.k, g.group, g.count)]
+                  for g in gs]  # fmt: skip
+        common = np.broadcast_shapes(*(x.shape for f in fields for x in f))
+        if np.prod(common) > 64:  # many candidates: each kind deduplicates its own shapes
+            return [self.gemm(g) for g in gs]
+        m, n, k, group, count = (
+            np.stack([np.broadcast_to(f[i], common) for f in fields]) for i in range(5)
+        )
+        group = np.maximum(group, 1.0)
+        return list(self.gemm_one(m, n, k, group) * count / group)
+
     def exposed_under(self, compute, comm) -> np.ndarray:
         """Seconds that `comm` (expert-parallel all-to-all) adds to `compute` when the two
         overlap: the communication kernels hold a share s of the SMs, so compute runs at 1 - s

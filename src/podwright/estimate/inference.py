@@ -126,11 +126,10 @@ class InferenceModel:
             self.inf.expert_imbalance, self.prec,
         )  # fmt: skip
         parts = {"weights_gemm": 0.0, "expert_gemm": 0.0}
-        for g in w.gemms:
-            if g.cls == "expert":
-                parts["expert_gemm"] = parts["expert_gemm"] + self.comp_e.gemm(g)
-            else:
-                parts["weights_gemm"] = parts["weights_gemm"] + self.comp.gemm(g)
+        experts = [g for g in w.gemms if g.cls == "expert"]
+        others = [g for g in w.gemms if g.cls != "expert"]
+        parts["expert_gemm"] = sum(self.comp_e.gemms(experts), 0.0)
+        parts["weights_gemm"] = sum(self.comp.gemms(others), 0.0)
         parts["attention_kv"] = self.comp.attention(
             w.attn_flops, w.attn_bytes, w.attn_kernels, w.attn_seq
         )

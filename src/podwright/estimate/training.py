@@ -78,8 +78,8 @@ def _micro_batch_work(model, sub, seq, precision, comp, net, order, attention) -
     """Compute and communication of one micro-batch on the slowest stage."""
     work = training_work(model, sub, seq, precision, order, attention)
     out: dict = {"gemm": {}}
-    for g in work.gemms:
-        out["gemm"][g.cls] = out["gemm"].get(g.cls, 0.0) + comp.gemm(g)
+    for g, t in zip(work.gemms, comp.gemms(work.gemms), strict=True):
+        out["gemm"][g.cls] = out["gemm"].get(g.cls, 0.0) + t
     out["attn"], out["attn_bwd"] = attention_times(comp, work)
     out["elem"] = comp.memory(work.elem_bytes, work.elem_kernels)
     comm = {k: 0.0 for k in ("tp", "ep", "cp", "pp")}
