@@ -77,9 +77,9 @@ class ComputeModel:
         - split-K when one GEMM has fewer tiles than SMs: K is cut into slices so that every
           SM has a tile, and the partial outputs (fp32) are written and reduced;
         - the main loop takes the p-norm of its math and input-traffic times (they overlap
-          imperfectly near the ridge point; p = the chip's gemm_overlap_norm, 2 where no shape
-          table was measured, larger where the kernels overlap better); the epilogue (output write) follows it, and the
-          kernel floor is paid once per kernel.
+          imperfectly near the ridge point; p = the chip's gemm_overlap_norm: 2 where no shape
+          table was measured, larger where the kernels overlap better); the epilogue (output
+          write) follows it, and the kernel floor is paid once per kernel.
         """
         shape = np.broadcast_arrays(*(np.asarray(x, dtype=float) for x in (m, n, k, group)))
         if shape[0].size > 64:

@@ -29,15 +29,17 @@ def gemm_rows(run: dict) -> list[dict]:
     return [r for r in dense + grouped if "tflops" in r]
 
 
+def model_tflops(chip: Chip, row: dict) -> float:
+    """TFLOP/s the GEMM shape model gives one measured row (precision, m, n, k, group)."""
+    comp = ComputeModel.of(chip, row["precision"])
+    m, n, k, g = (float(row.get(x, 1)) for x in ("m", "n", "k", "group"))
+    t = float(comp.gemm_one(np.array([m]), np.array([n]), np.array([k]), g)[0])
+    return 2.0 * m * n * k * g / t / 1e12
+
+
 def shape_model_errors(run: dict, chip: Chip) -> list[float]:
     """predicted / measured - 1 of the GEMM shape model on every GEMM row of the file."""
-    out = []
-    for r in gemm_rows(run):
-        comp = ComputeModel.of(chip, r["precision"])
-        m, n, k, g = (float(r[x]) for x in ("m", "n", "k", "group"))
-        t = float(comp.gemm_one(np.array([m]), np.array([n]), np.array([k]), g)[0])
-        out.append(2.0 * m * n * k * g / t / 1e12 / r["tflops"] - 1.0)
-    return out
+    return [model_tflops(chip, r) / r["tflops"] - 1.0 for r in gemm_rows(run)]
 
 
 def _gemm(run: dict, chip: Chip, dtype: str, key: str) -> dict | None:

@@ -8,7 +8,7 @@ import json
 import numpy as np
 
 from podwright.estimate.compute import ComputeModel
-from podwright.estimate.device_factors import gemm_rows
+from podwright.estimate.device_factors import gemm_rows, model_tflops
 from podwright.estimate.training import attention_times
 from podwright.specs.catalog import CATALOG, load_chip, read_yaml
 from podwright.workload.operations import Work
@@ -38,12 +38,8 @@ def gemm_shape_errors(device: bool = True) -> list[dict]:
     """Model vs measured TFLOP/s for every published GEMM row (and the device rows)."""
     out = []
     for row in _rows("gemm_shapes") + (device_gemm_rows() if device else []):
-        comp = ComputeModel.of(load_chip(row["chip"]), row["precision"])
-        group = float(row.get("group", 1))
-        m, n, k = (float(row[x]) for x in "mnk")
-        t = float(comp.gemm_one(np.array([m]), np.array([n]), np.array([k]), group)[0])
-        predicted = 2.0 * m * n * k * group / t / 1e12
-        out.append(row | {"group": group, "predicted": predicted,
+        predicted = model_tflops(load_chip(row["chip"]), row)
+        out.append(row | {"group": float(row.get("group", 1)), "predicted": predicted,
                           "error": predicted / row["tflops"] - 1.0})  # fmt: skip
     return out
 
