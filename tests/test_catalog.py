@@ -58,3 +58,25 @@ def test_model_config_has_source(name):
     cfg = load_model_config(name)
     assert cfg["hidden_size"] > 0 and cfg["num_hidden_layers"] > 0
     assert cfg.get("_source")
+
+
+def test_every_calibration_factor_has_a_value_band_and_source():
+    """Every factor and constant under catalog/calibration/ states its value, its uncertainty
+    and its source (and an attention factor's `at_seq`, where given, is a length)."""
+    from podwright.specs.catalog import CATALOG, catalog_names, load_calibration, read_yaml
+
+    entries = []
+    for chip in catalog_names("calibration"):
+        if chip == "defaults":
+            consts = read_yaml(CATALOG / "calibration" / "defaults.yaml", "calibration")
+            entries += [(chip, k, v) for k, v in consts["constants"].items()]
+        else:
+            entries += [(chip, k, v) for k, v in load_calibration(chip).items()]
+    assert len(entries) > 40
+    for chip, name, f in entries:
+        where = f"{chip}: {name}"
+        assert float(f["value"]) > 0, where
+        assert float(f["uncertainty"]) >= 0, where
+        assert len(str(f.get("source", ""))) > 20, where
+        if "at_seq" in f:
+            assert name.startswith("attention") and float(f["at_seq"]) > 0, where
