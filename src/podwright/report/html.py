@@ -1,6 +1,7 @@
-"""A self-contained HTML report of one scenario: the prediction with its band, where the time
-goes, memory, the system's bill of materials, cost and reliability. Figures are plotly (inlined,
-so the file opens offline); the page is a jinja2 template. Both come with `podwright[plot]`."""
+"""A self-contained HTML report of one scenario: the prediction with its band and interval,
+where the time goes, memory, the system's bill of materials, cost and reliability. Figures are
+plotly (inlined, so the file opens offline); the page is a jinja2 template. Both come with
+`podwright[plot]`."""
 
 from __future__ import annotations
 
@@ -24,8 +25,8 @@ h1 { font-size: 1.5em; } h2 { font-size: 1.2em; margin-top: 1.5em; }
 {% if not fits %}<p><b>Does not fit:</b> {{ reason }}</p>{% endif %}
 {% for title, rows in tables %}
 <h2>{{ title }}</h2>
-<table><tr><th></th><th>value</th><th>band</th></tr>
-{% for k, v, b in rows %}<tr><td>{{ k }}</td><td>{{ v }}</td><td>{{ b }}</td></tr>{% endfor %}
+<table><tr><th></th><th>value</th><th>band</th><th>80% interval</th></tr>
+{% for k, v, b, i in rows %}<tr><td>{{ k }}</td><td>{{ v }}</td><td>{{ b }}</td><td>{{ i }}</td></tr>{% endfor %}
 </table>
 {% endfor %}
 {% for fig in figures %}{{ fig }}{% endfor %}
@@ -39,13 +40,14 @@ h1 { font-size: 1.5em; } h2 { font-size: 1.2em; margin-top: 1.5em; }
 """
 
 
-def _rows(body: dict, band: dict, prefix: str) -> list:
+def _rows(body: dict, band: dict, prefix: str, interval: dict | None = None) -> list:
     rows = []
     for k, v in body.items():
         if isinstance(v, dict):
             continue
-        b = band.get(f"{prefix}.{k}")
-        rows.append([k, fmt(v), f"{fmt(b[0])} .. {fmt(b[1])}" if b else ""])
+        b, i = band.get(f"{prefix}.{k}"), (interval or {}).get(f"{prefix}.{k}")
+        rows.append([k, fmt(v), f"{fmt(b[0])} .. {fmt(b[1])}" if b else "",
+                     f"{fmt(i[0])} .. {fmt(i[1])}" if i else ""])  # fmt: skip
     return rows
 
 
@@ -65,7 +67,7 @@ def render(prediction: dict, bom: dict, path: str) -> None:
     tables, figures = [], []
     phase = "training" if "training" in p else "inference"
     body = p[phase]
-    tables.append((phase, _rows(body, band, phase)))
+    tables.append((phase, _rows(body, band, phase, p.get("interval"))))
     for key in ("economics", "reliability"):
         if key in p:
             tables.append((key, _rows(p[key], band, key)))
