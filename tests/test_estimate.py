@@ -72,6 +72,29 @@ def test_memory_matches_megatron_formula(name, tp, pp, dp):
     assert mem["activations"][0] == pytest.approx(ref_act, rel=0.03)
 
 
+def test_optimizer_shards_over_data_and_context_parallel_ranks():
+    """Megatron-Core's distributed optimizer shards dense states over its dp x cp group (the
+    ranks holding the same weights; megatron/core/optimizer/__init__.py dp_cp_group), and the
+    dense gradients are reduced over the same group."""
+    from podwright.workload.training import dp_comms
+
+    model = load_model("llama-3.1-70b")
+
+    def lay(cp):
+        return TrainLayouts(
+            tp=np.array([4]), pp=np.array([4]), dp=np.array([8]), cp=np.array([cp]),
+            ep=np.array([1]), etp=np.array([1]), vpp=np.array([1]), mb=np.array([1]),
+            zero=np.array([1]), recompute=np.array([1]), schedule=np.array([0]),
+            sp=np.array([True]), gbs=np.array([512]),
+        )  # fmt: skip
+
+    one, two = training_memory(model, lay(1), 8192), training_memory(model, lay(2), 8192)
+    assert two["optimizer"][0] == pytest.approx(one["optimizer"][0] / 2)
+    assert two["weights"][0] == pytest.approx(one["weights"][0])
+    grads = [c for c in dp_comms(model, lay(2)) if c.name == "dp_grads" and c.count[0]]
+    assert grads and float(grads[0].group[0]) == 16
+
+
 def test_unfused_attention_costs_time_and_s_squared_memory():
     """Megatron-LM's 2021-22 core attention: slower than FlashAttention, more so at longer
     sequences, and without recompute it keeps Korthikanti's 5*a*s^2*b bytes per layer."""

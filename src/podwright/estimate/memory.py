@@ -56,19 +56,19 @@ def in_flight(lay: TrainLayouts) -> np.ndarray:
 
 def state_memory(model: ModelSpec, lay: TrainLayouts) -> dict[str, np.ndarray]:
     """Weights, gradients and optimizer states per chip on the most loaded stage (bytes):
-    bf16 weights, fp32 gradients, fp32 master copy + Adam moments, sharded by ZeRO stage."""
+    bf16 weights, fp32 gradients, fp32 master copy + Adam moments, sharded by ZeRO stage over
+    the ranks that hold the same weights — data parallel x context parallel for dense weights
+    (Megatron-Core's distributed optimizer shards over its dp_cp group), the expert-data-parallel
+    ranks for experts."""
     dense, expert = stage_params(model, lay)
     edp = lay.tp * lay.cp * lay.dp / (lay.ep * lay.etp)
+    ddp = lay.dp * lay.cp
     z = lay.zero
-    weights = 2.0 * (
-        np.where(z >= 3, dense / lay.dp, dense) + np.where(z >= 3, expert / edp, expert)
-    )
+    weights = 2.0 * (np.where(z >= 3, dense / ddp, dense) + np.where(z >= 3, expert / edp, expert))
     # DualPipe keeps two copies of the parameters (DeepSeek-V3 report, section 3.2.1)
     weights = np.where(lay.schedule == SCHEDULES.index("dualpipe"), 2 * weights, weights)
-    grads = 4.0 * (np.where(z >= 2, dense / lay.dp, dense) + np.where(z >= 2, expert / edp, expert))
-    optim = 12.0 * (
-        np.where(z >= 1, dense / lay.dp, dense) + np.where(z >= 1, expert / edp, expert)
-    )
+    grads = 4.0 * (np.where(z >= 2, dense / ddp, dense) + np.where(z >= 2, expert / edp, expert))
+    optim = 12.0 * (np.where(z >= 1, dense / ddp, dense) + np.where(z >= 1, expert / edp, expert))
     return {"weights": weights, "gradients": grads, "optimizer": optim}
 
 

@@ -214,11 +214,15 @@ def dp_comms(
     one = np.ones_like(dense)
     out = []
     edp = lay.tp * lay.cp * lay.dp / (lay.ep * lay.etp)
-    dp_stride = strides(lay, order)["dp"]
+    st = strides(lay, order)
+    dp_stride = st["dp"]
+    # dense weights are the same on every data- and context-parallel rank: Megatron-Core reduces
+    # their gradients (and shards them and the optimizer) over that dp x cp group
+    dcp_stride = np.where(lay.cp > 1, np.minimum(st["cp"], dp_stride), dp_stride)
     # expert data parallelism: what is left of the TP x CP x DP ranks outside EP x ETP
     edp_stride = dp_stride * lay.ep * lay.etp / (lay.tp * lay.cp)
     for name, params, group, stride in (
-        ("dp", dense, lay.dp, dp_stride),
+        ("dp", dense, lay.dp * lay.cp, dcp_stride),
         ("edp", expert, edp, np.maximum(edp_stride, 1)),
     ):
         sharded = lay.zero >= 1
