@@ -4,13 +4,18 @@ The end-to-end check of the training compute model without communication: Llama-
 built from a catalog config.json (RMSNorm, fused QKV projection with GQA, RoPE, cuDNN causal
 attention, output projection, fused gate/up projection, SwiGLU, down projection; BF16; the
 element-wise parts through torch.compile, as Megatron/Transformer Engine fuse them), timed
-forward + backward per layer, and the same layer's GEMMs alone and attention alone. Weights are
+forward + backward per layer, and the same layer's GEMMs alone and attention alone. MoE layers
+(Qwen3-MoE, Mixtral) route force-balanced tokens (as NVIDIA's MoE benchmarks do) through a
+router, permutation, two grouped expert GEMMs (torch._grouped_mm) and a weighted
+unpermutation; their grouped GEMMs are also timed alone. Weights are
 N(0, 0.02), activations and output gradients N(0, 1): the data set the GEMMs' power draw and so
 the clock (constant operands run faster).
 scripts/layer_check.py compares the file with podwright's prediction for the same shapes.
 
 Writes $OUT/layers-<device>.json (or ./layers-<device>.json), rewritten after every row.
-Usage: python benchmarks/gpu_layer_check.py [--cpu]   (--cpu: tiny shapes, checks the script)
+Usage: python benchmarks/gpu_layer_check.py [--cpu] [--models=NAME,...]
+(--cpu: tiny shapes on the CPU, to check the script. The two dense models took about 100 s on
+an H100 and an H200; the MoE models were added afterwards and have not run on a GPU yet.)
 """
 # ruff: noqa: B023 - each closure is timed within the loop iteration that made it
 
@@ -22,15 +27,20 @@ import sys
 import time
 from pathlib import Path
 
-MODELS = ("llama-3.1-8b", "llama-3.1-70b")
+MODELS = ("llama-3.1-8b", "llama-3.1-70b", "qwen3-30b-a3b", "mixtral-8x7b")
 SHAPES = ((1, 4096), (2, 4096), (1, 8192), (4, 2048))  # (micro-batch, sequence)
+MOE_SHAPES = ((1, 4096), (2, 4096), (1, 8192))
 LAYERS = 4  # distinct layers run in a row, so weights come from HBM
 
 
 def build(torch, cfg: dict, dev: str, compiled: bool):
     h, heads = cfg["hidden_size"], cfg["num_attention_heads"]
-    kv, hd = cfg["num_key_value_heads"], cfg["hidden_size"] // cfg["num_attention_heads"]
+    kv, hd = cfg["num_key_value_heads"], cfg.get("head_dim") or h // heads
     ffn, eps = cfg["intermediate_size"], cfg.get("rms_norm_eps", 1e-5)
+    # MoE (Qwen3-MoE / Mixtral keys): routed experts, top-k, each expert's FFN width
+    experts = cfg.get("num_experts") or cfg.get("num_local_experts") or 0
+    top_k = cfg.get("num_experts_per_tok", 1)
+    ffn_e = cfg.get("moe_intermediate_size") or ffn
     bf16 = torch.bfloat16
 
     def norm(x, w):
@@ -56,10 +66,36 @@ def build(torch, cfg: dict, dev: str, compiled: bool):
         def w(*shape):
             return (torch.randn(*shape, device=dev, dtype=bf16) * 0.02).requires_grad_()
 
-        return {"n1": torch.ones(h, device=dev, dtype=bf16, requires_grad=True),
-                "qkv": w((heads + 2 * kv) * hd, h), "o": w(h, heads * hd),
-                "n2": torch.ones(h, device=dev, dtype=bf16, requires_grad=True),
-                "gu": w(2 * ffn, h), "d": w(h, ffn)}  # fmt: skip
+        p = {"n1": torch.ones(h, device=dev, dtype=bf16, requires_grad=True),
+             "qkv": w((heads + 2 * kv) * hd, h), "o": w(h, heads * hd),
+             "n2": torch.ones(h, device=dev, dtype=bf16, requires_grad=True)}  # fmt: skip
+        if experts:  # expert weights as (experts, out, in): grouped GEMMs take them transposed
+            return p | {"router": w(experts, h), "egu": w(experts, 2 * ffn_e, h),
+                        "ed": w(experts, h, ffn_e)}  # fmt: skip
+        return p | {"gu": w(2 * ffn, h), "d": w(h, ffn)}
+
+    def grouped(x, w, offs, counts):
+        """One grouped GEMM over the experts' contiguous token blocks (torch._grouped_mm on the
+        GPU; a loop on the CPU, only to check the script)."""
+        if dev == "cuda":
+            return torch._grouped_mm(x, w.transpose(-2, -1), offs=offs)
+        return torch.cat([xe @ we.t() for xe, we in zip(x.split(counts), w, strict=True)])
+
+    def moe(x2d, p):
+        """Router, top-k (force-balanced, as NVIDIA's MoE benchmarks: every expert gets the same
+        tokens), permutation, grouped SwiGLU experts, weighted unpermutation."""
+        t = x2d.shape[0]
+        probs = torch.softmax((x2d @ p["router"].t()).float(), dim=-1)
+        idx = (torch.arange(t * top_k, device=dev) % experts).view(t, top_k)
+        wts = probs.gather(1, idx)
+        wts = (wts / wts.sum(-1, keepdim=True)).to(bf16)
+        order = idx.flatten().argsort(stable=True)
+        tok = order // top_k
+        per = t * top_k // experts
+        offs = torch.arange(per, t * top_k + 1, per, device=dev, dtype=torch.int32)
+        a = swiglu(grouped(x2d[tok], p["egu"], offs, [per] * experts))
+        y = grouped(a, p["ed"], offs, [per] * experts) * wts.flatten()[order].unsqueeze(-1)
+        return torch.zeros_like(x2d).index_add(0, tok, y)
 
     def attention(q, k, v):
         from torch.nn.attention import SDPBackend, sdpa_kernel
@@ -80,6 +116,8 @@ def build(torch, cfg: dict, dev: str, compiled: bool):
         v = v.view(b, s, kv, hd).transpose(1, 2)
         a = attention(q, k, v).transpose(1, 2).reshape(b, s, heads * hd)
         x = add(x, a @ p["o"].t())
+        if experts:
+            return add(x, moe(norm(x, p["n2"]).view(b * s, h), p).view(b, s, h))
         return add(x, swiglu(norm(x, p["n2"]) @ p["gu"].t()) @ p["d"].t())
 
     def rotary(s):
@@ -87,7 +125,8 @@ def build(torch, cfg: dict, dev: str, compiled: bool):
         f = torch.outer(torch.arange(s, device=dev).float(), inv)
         return f.cos().to(bf16), f.sin().to(bf16)
 
-    dims = {"h": h, "heads": heads, "kv": kv, "hd": hd, "ffn": ffn}
+    dims = {"h": h, "heads": heads, "kv": kv, "hd": hd, "ffn": ffn, "experts": experts,
+            "top_k": top_k, "ffn_e": ffn_e, "grouped": grouped}  # fmt: skip
     return weights, layer, attention, rotary, dims
 
 
@@ -129,16 +168,35 @@ def measure(torch, cfg, dev, cuda, shapes, layers) -> list[dict]:
                 for p in params:
                     x = layer(x, p, cos, sin)
 
-        # the layer's four GEMMs alone (forward + both backward GEMMs each), on every layer
-        ins = [torch.randn(b * s, n, device=dev, dtype=torch.bfloat16, requires_grad=True)
-               for n in (d["h"], d["heads"] * d["hd"], d["h"], d["ffn"])]  # fmt: skip
+        # the layer's dense GEMMs alone (forward + both backward GEMMs each), on every layer:
+        # QKV, output projection, and the MLP (dense) or the router (MoE)
+        t = b * s
+        mlp = [("router", d["h"])] if d["experts"] else [("gu", d["h"]), ("d", d["ffn"])]
+        names = [("qkv", d["h"]), ("o", d["heads"] * d["hd"])] + mlp
+        ins = {k: torch.randn(t, n, device=dev, dtype=torch.bfloat16, requires_grad=True)
+               for k, n in names}  # fmt: skip
 
         def gemms():
-            outs = []
-            for p in params:
-                outs += [ins[0] @ p["qkv"].t(), ins[1] @ p["o"].t(), ins[2] @ p["gu"].t(),
-                         ins[3] @ p["d"].t()]  # fmt: skip
+            outs = [ins[k] @ p[k].t() for p in params for k, _ in names]
             torch.autograd.backward(outs, [torch.randn_like(o) for o in outs])
+
+        timings = [("layer_fwd_bwd", fwd_bwd), ("layer_fwd", fwd), ("gemms_fwd_bwd", gemms)]
+        if d["experts"]:  # the experts' two grouped GEMMs alone, force-balanced tokens
+            per = t * d["top_k"] // d["experts"]
+            offs = torch.arange(per, t * d["top_k"] + 1, per, device=dev, dtype=torch.int32)
+            xe = torch.randn(t * d["top_k"], d["h"], device=dev, dtype=torch.bfloat16,
+                             requires_grad=True)  # fmt: skip
+            ae = torch.randn(t * d["top_k"], d["ffn_e"], device=dev, dtype=torch.bfloat16,
+                             requires_grad=True)  # fmt: skip
+
+            def expert_gemms():
+                outs = []
+                for p in params:
+                    outs += [d["grouped"](xe, p["egu"], offs, [per] * d["experts"]),
+                             d["grouped"](ae, p["ed"], offs, [per] * d["experts"])]  # fmt: skip
+                torch.autograd.backward(outs, [torch.randn_like(o) for o in outs])
+
+            timings.append(("experts_fwd_bwd", expert_gemms))
 
         q = torch.randn(b, d["heads"], s, d["hd"], device=dev, dtype=torch.bfloat16,
                         requires_grad=True)  # fmt: skip
@@ -152,8 +210,7 @@ def measure(torch, cfg, dev, cuda, shapes, layers) -> list[dict]:
                 attention(q, k, v).backward(grad_q)
 
         row = {"micro_batch": b, "seq": s, "layers": layers}
-        for name, fn in (("layer_fwd_bwd", fwd_bwd), ("layer_fwd", fwd), ("gemms_fwd_bwd", gemms),
-                         ("attention_fwd_bwd", attn)):  # fmt: skip
+        for name, fn in timings + [("attention_fwd_bwd", attn)]:
             try:
                 row[f"{name}_ms_per_layer"] = (
                     timed(torch, fn, 5 if cuda else 1, cuda) / layers * 1e3
@@ -178,15 +235,23 @@ def main() -> None:
            "date": time.strftime("%Y-%m-%d"), "script": "benchmarks/gpu_layer_check.py",
            "models": {}}  # fmt: skip
     path = Path(os.environ.get("OUT", ".")) / f"layers-{name.replace(' ', '_')}.json"
-    for model in MODELS:
+    chosen = [a.split("=", 1)[1].split(",") for a in sys.argv if a.startswith("--models=")]
+    for model in chosen[0] if chosen else MODELS:
         cfg = json.loads((root / f"{model}.json").read_text())
         if not cuda:  # tiny stand-in with the same structure
             cfg = cfg | {"hidden_size": 256, "num_attention_heads": 4, "num_key_value_heads": 2,
-                         "intermediate_size": 512}  # fmt: skip
+                         "intermediate_size": 512, "head_dim": 64}  # fmt: skip
+            if cfg.get("moe_intermediate_size"):
+                cfg["moe_intermediate_size"] = 64
         t0 = time.perf_counter()
         try:
             out["models"][model] = measure(
-                torch, cfg, dev, cuda, SHAPES if cuda else ((1, 64),), LAYERS if cuda else 2
+                torch,
+                cfg,
+                dev,
+                cuda,
+                (MOE_SHAPES if "num_experts_per_tok" in cfg else SHAPES) if cuda else ((1, 64),),
+                LAYERS if cuda else 2,
             )
         except Exception as err:  # noqa: BLE001 - keep the other model
             out["models"][model] = {"error": f"{type(err).__name__}: {str(err)[:300]}"}

@@ -63,7 +63,8 @@ def unfused_attention_errors() -> list[dict]:
 def layer_errors() -> list[dict]:
     """Per-layer forward + backward measured on a GPU (measurements/layers/, written by
     benchmarks/gpu_layer_check.py) against podwright's one-chip training prediction of the same
-    layers (tp = pp = dp = 1, no recompute): whole layer, its GEMMs, its attention (ms)."""
+    layers (tp = pp = dp = ep = 1, no recompute): whole layer, its dense GEMMs, its expert GEMMs
+    (MoE layers), its attention (ms)."""
     from podwright.estimate.predict import predict
     from podwright.specs.scenario import parse_scenario
 
@@ -82,10 +83,13 @@ def layer_errors() -> list[dict]:
                 }  # fmt: skip
                 ex = predict(parse_scenario(scenario), explain=True)["explain"]["time_by_class_s"]
                 p = {k: v / r["layers"] * 1e3 for k, v in ex.items()}
-                pred = {"layer": p["gemm_dense"] + p["attention"] + p["elementwise"],
-                        "gemms": p["gemm_dense"], "attention": p["attention"]}  # fmt: skip
+                experts = p.get("gemm_expert", 0.0)
+                pred = {"layer": p["gemm_dense"] + experts + p["attention"] + p["elementwise"],
+                        "gemms": p["gemm_dense"], "experts": experts,
+                        "attention": p["attention"]}  # fmt: skip
                 meas = {"layer": r.get("layer_fwd_bwd_ms_per_layer"),
                         "gemms": r.get("gemms_fwd_bwd_ms_per_layer"),
+                        "experts": r.get("experts_fwd_bwd_ms_per_layer"),
                         "attention": r.get("attention_fwd_bwd_ms_per_layer")}  # fmt: skip
                 out.append({"file": path.name, "device": run["device"], "model": model,
                             "micro_batch": r["micro_batch"], "seq": r["seq"], "measured": meas,
