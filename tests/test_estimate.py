@@ -7,7 +7,7 @@ import math
 import numpy as np
 import pytest
 
-from podwright.estimate.memory import activation_parts, training_memory
+from podwright.estimate.memory import activation_parts, state_memory, training_memory
 from podwright.estimate.predict import predict
 from podwright.estimate.training import evaluate_training
 from podwright.specs.scenario import Overlap, parse_scenario
@@ -93,6 +93,47 @@ def test_optimizer_shards_over_data_and_context_parallel_ranks():
     assert two["weights"][0] == pytest.approx(one["weights"][0])
     grads = [c for c in dp_comms(model, lay(2)) if c.name == "dp_grads" and c.count[0]]
     assert grads and float(grads[0].group[0]) == 16
+
+
+def test_gradient_and_weight_precision_options():
+    """training.grad_reduce: bf16 halves the gradient buffer and its reduce-scatter;
+    training.fp8_params halves the weights and their all-gather (FP8 primary weights)."""
+    from podwright.estimate.memory import StateBytes
+    from podwright.workload.training import dp_comms
+
+    model = load_model("llama-3.1-70b")
+    lay = TrainLayouts(
+        tp=np.array([4]), pp=np.array([4]), dp=np.array([8]), cp=np.array([1]),
+        ep=np.array([1]), etp=np.array([1]), vpp=np.array([1]), mb=np.array([1]),
+        zero=np.array([1]), recompute=np.array([1]), schedule=np.array([0]),
+        sp=np.array([True]), gbs=np.array([512]),
+    )  # fmt: skip
+    base = state_memory(model, lay)
+    lean = state_memory(model, lay, StateBytes(grad=2.0, param=1.0))
+    assert lean["gradients"][0] == pytest.approx(base["gradients"][0] / 2)
+    assert lean["weights"][0] == pytest.approx(base["weights"][0] / 2)
+    assert lean["optimizer"][0] == pytest.approx(base["optimizer"][0])
+
+    def nbytes(comms, name, kind):
+        return sum(float(c.nbytes[0]) for c in comms if c.name == name and c.kind == kind)
+
+    full, half = dp_comms(model, lay), dp_comms(model, lay, 2.0, param_bytes=1.0)
+    assert nbytes(half, "dp_grads", "reduce_scatter") == pytest.approx(
+        nbytes(full, "dp_grads", "reduce_scatter") / 2
+    )
+    assert nbytes(half, "dp_params", "all_gather") == pytest.approx(
+        nbytes(full, "dp_params", "all_gather") / 2
+    )
+
+
+def test_fp8_params_need_a_low_precision(cli, tmp_path):
+    bad = tmp_path / "s.yaml"
+    bad.write_text(
+        "name: x\nsystem: hgx-h100-ib\nchips: 8\nmodel: llama-3.1-8b\nprecision: bf16\n"
+        "training: {seq_len: 4096, fp8_params: true}\n"
+    )
+    r = cli("predict", str(bad))
+    assert r.returncode == 2 and r.stderr.count("\n") == 1 and "training.fp8_params" in r.stderr
 
 
 def test_unfused_attention_costs_time_and_s_squared_memory():

@@ -3,6 +3,8 @@ activations (Korthikanti et al. 2022, as in Megatron's theoretical_memory_usage.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import numpy as np
 
 from podwright.workload.layout import RECOMPUTE, SCHEDULES, TrainLayouts
@@ -54,20 +56,37 @@ def in_flight(lay: TrainLayouts) -> np.ndarray:
     )
 
 
-def state_memory(model: ModelSpec, lay: TrainLayouts) -> dict[str, np.ndarray]:
+@dataclass(frozen=True)
+class StateBytes:
+    """Bytes per parameter of the weights and of the gradient buffer: Megatron-Core keeps 16-bit
+    weights and reduces gradients in fp32 by default; `--fp8-param-gather` keeps the weights in
+    FP8 (1 byte) and `--grad-reduce-in-bf16` the gradients in 16-bit (2 bytes)."""
+
+    grad: float = 4.0
+    param: float = 2.0
+
+
+def state_memory(
+    model: ModelSpec, lay: TrainLayouts, sb: StateBytes | None = None
+) -> dict[str, np.ndarray]:
     """Weights, gradients and optimizer states per chip on the most loaded stage (bytes):
-    bf16 weights, fp32 gradients, fp32 master copy + Adam moments, sharded by ZeRO stage over
-    the ranks that hold the same weights — data parallel x context parallel for dense weights
-    (Megatron-Core's distributed optimizer shards over its dp_cp group), the expert-data-parallel
-    ranks for experts."""
+    16-bit (or FP8) weights, fp32 (or 16-bit) gradients, fp32 master copy + Adam moments,
+    sharded by ZeRO stage over the ranks that hold the same weights - data parallel x context
+    parallel for dense weights (Megatron-Core's distributed optimizer shards over its dp_cp
+    group), the expert-data-parallel ranks for experts."""
+    sb = sb or StateBytes()
     dense, expert = stage_params(model, lay)
     edp = lay.tp * lay.cp * lay.dp / (lay.ep * lay.etp)
     ddp = lay.dp * lay.cp
     z = lay.zero
-    weights = 2.0 * (np.where(z >= 3, dense / ddp, dense) + np.where(z >= 3, expert / edp, expert))
+    weights = sb.param * (
+        np.where(z >= 3, dense / ddp, dense) + np.where(z >= 3, expert / edp, expert)
+    )
     # DualPipe keeps two copies of the parameters (DeepSeek-V3 report, section 3.2.1)
     weights = np.where(lay.schedule == SCHEDULES.index("dualpipe"), 2 * weights, weights)
-    grads = 4.0 * (np.where(z >= 2, dense / ddp, dense) + np.where(z >= 2, expert / edp, expert))
+    grads = sb.grad * (
+        np.where(z >= 2, dense / ddp, dense) + np.where(z >= 2, expert / edp, expert)
+    )
     optim = 12.0 * (np.where(z >= 1, dense / ddp, dense) + np.where(z >= 1, expert / edp, expert))
     return {"weights": weights, "gradients": grads, "optimizer": optim}
 

@@ -7,8 +7,9 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from podwright.errors import InputError
 from podwright.estimate.compute import ComputeModel
-from podwright.estimate.memory import activation_parts, in_flight, state_memory
+from podwright.estimate.memory import StateBytes, activation_parts, in_flight, state_memory
 from podwright.estimate.network import NetworkModel
 from podwright.topology import Fabric
 from podwright.workload.layout import RECOMPUTE, SCHEDULES, TrainLayouts
@@ -97,10 +98,10 @@ def _micro_batch_work(model, sub, seq, precision, comp, net, order, attention) -
     return out
 
 
-def _data_parallel_work(model, sub, comp, net, order) -> dict:
+def _data_parallel_work(model, sub, comp, net, order, sb: StateBytes) -> dict:
     """Per-step gradient/parameter traffic, ZeRO-3 per-micro-batch traffic, optimizer."""
     out = {"grad": 0.0, "param": 0.0, "fsdp": 0.0, "scale_out_step": 0.0, "scale_out_mb": 0.0}
-    for c in dp_comms(model, sub, order=order):
+    for c in dp_comms(model, sub, sb.grad, order, sb.param):
         if not np.any(c.count) or np.all(c.group <= 1):
             continue
         t, share = _comm_time(net, c)
@@ -115,7 +116,7 @@ def _data_parallel_work(model, sub, comp, net, order) -> dict:
             out["grad"] = out["grad"] + t
     edp = sub.tp * sub.cp * sub.dp / (sub.ep * sub.etp)
     dense, expert = stage_params(model, sub)
-    opt_params = np.where(sub.zero >= 1, dense / sub.dp + expert / edp, dense + expert)
+    opt_params = np.where(sub.zero >= 1, dense / (sub.dp * sub.cp) + expert / edp, dense + expert)
     out["optimizer"] = comp.memory(opt_params * OPTIMIZER_BYTES_PER_PARAM)
     return out
 
@@ -126,12 +127,12 @@ def _gather(d, inv, n):
     return np.asarray(d, dtype=float)[inv] if np.ndim(d) else np.full(n, float(d))
 
 
-def _layout_costs(model, sub, seq, precision, comp, net, overlap, order, attention) -> dict:
+def _layout_costs(model, sub, seq, precision, comp, net, overlap, order, attention, sb) -> dict:
     """Everything about one micro-batch and one step that does not depend on the number of
     micro-batches, for layouts `sub`."""
     n = len(sub)
     mbw = _micro_batch_work(model, sub, seq, precision, comp, net, order, attention)
-    dpw = _data_parallel_work(model, sub, comp, net, order)
+    dpw = _data_parallel_work(model, sub, comp, net, order, sb)
     t_gemm = sum(mbw["gemm"].values())
     t_attn, t_elem = mbw["attn"], mbw["elem"]
     fwd = t_gemm + t_attn + t_elem
@@ -171,7 +172,7 @@ def _layout_costs(model, sub, seq, precision, comp, net, overlap, order, attenti
         dp_exposed = np.maximum(0.0, t_grad - (bwd + recompute_t)) + np.maximum(0.0, t_param - fwd)
     else:
         dp_exposed = t_grad + t_param
-    state = state_memory(model, sub)
+    state = state_memory(model, sub, sb)
     act_mb, logits = activation_parts(model, sub, seq, precision, attention)
     return {
         "per_mb": per_mb,
@@ -211,6 +212,7 @@ def evaluate_training(
     network=None,
     placement=MEGATRON_ORDER,
     attention: str = "flash",
+    state_bytes: StateBytes | None = None,
 ) -> TrainingResult:
     """Step time, MFU and memory of every layout; `detail` adds the per-class split that
     --explain prints. `network(fabric, side)` makes the network model (default: analytical)."""
@@ -219,7 +221,8 @@ def evaluate_training(
     net = (network or NetworkModel.of)(fabric, side)
     n = len(lay)
     sub, inv = factorize(lay, SHARED_KEYS)
-    costs = _layout_costs(model, sub, seq, precision, comp, net, overlap, placement, attention)
+    sb = state_bytes or StateBytes()
+    costs = _layout_costs(model, sub, seq, precision, comp, net, overlap, placement, attention, sb)
     keep = costs.pop("detail")
     c = _gather(costs, inv, n)
 
@@ -271,7 +274,11 @@ def evaluate_scenario(scenario, model: ModelSpec, fabric: Fabric, lay: TrainLayo
     """evaluate_training with the scenario's sequence, precision, overlap, placement and
     attention kernels."""
     tr = scenario.training
+    if tr.fp8_params and scenario.precision not in ("fp8", "fp4"):
+        raise InputError("training.fp8_params", "needs precision fp8 or fp4")
+    sb = StateBytes(grad=4.0 if tr.grad_reduce == "fp32" else 2.0,
+                    param=1.0 if tr.fp8_params else 2.0)  # fmt: skip
     return evaluate_training(
         model, fabric, lay, tr.seq_len, scenario.precision, tr.overlap,
-        placement=tr.placement, attention=tr.attention, **kw,
+        placement=tr.placement, attention=tr.attention, state_bytes=sb, **kw,
     )  # fmt: skip

@@ -53,6 +53,11 @@ class Training(Strict):
     # measured rate on the chip. "unfused": Megatron-LM's 2021-22 core attention (batched GEMMs
     # over the full s x s scores, then scale-mask-softmax and dropout in memory).
     attention: Literal["flash", "flash2", "unfused"] = "flash"
+    # optional: the precision of the gradient buffer and its reduction (Megatron-Core reduces in
+    # fp32 by default; --grad-reduce-in-bf16), and FP8 primary weights (--fp8-param-gather:
+    # the weights are kept and gathered in FP8; needs precision fp8 or fp4)
+    grad_reduce: Literal["fp32", "bf16"] = "fp32"
+    fp8_params: bool = False
 
     @field_validator("placement")
     @classmethod

@@ -207,7 +207,11 @@ def stage_params(model: ModelSpec, lay: TrainLayouts):
 
 
 def dp_comms(
-    model: ModelSpec, lay: TrainLayouts, grad_bytes: float = 4.0, order=MEGATRON_ORDER
+    model: ModelSpec,
+    lay: TrainLayouts,
+    grad_bytes: float = 4.0,
+    order=MEGATRON_ORDER,
+    param_bytes: float = 2.0,
 ) -> list[Comm]:
     """Per-step gradient reduction and parameter gathering over the data-parallel groups."""
     dense, expert = stage_params(model, lay)
@@ -235,7 +239,7 @@ def dp_comms(
                  one * (sharded & (lay.zero < 3)), "step", "dp")
         )  # fmt: skip
         out.append(
-            Comm(f"{name}_params", "all_gather", params * 2.0, group, stride,
+            Comm(f"{name}_params", "all_gather", params * param_bytes, group, stride,
                  one * (sharded & (lay.zero < 3)), "step", "dp")
         )  # fmt: skip
         # ZeRO-3 / FSDP: gather parameters for forward and backward, scatter gradients, per
@@ -243,7 +247,14 @@ def dp_comms(
         z3 = one * (lay.zero >= 3)
         out.append(
             Comm(
-                f"{name}_fsdp_ag", "all_gather", params * 2.0, group, stride, 2 * z3, "fwd", "fsdp"
+                f"{name}_fsdp_ag",
+                "all_gather",
+                params * param_bytes,
+                group,
+                stride,
+                2 * z3,
+                "fwd",
+                "fsdp",
             )
         )
         out.append(
