@@ -16,6 +16,16 @@ from podwright.workload.layout import TrainLayouts, enumerate_layouts
 from podwright.workload.model import load_model
 
 
+def one_layout(tp=4, pp=4, dp=8, cp=1, recompute=1, zero=1, gbs=512) -> TrainLayouts:
+    """A single training layout (ep = etp = vpp = micro-batch = 1, 1F1B, SP when tp > 1)."""
+    return TrainLayouts(
+        tp=np.array([tp]), pp=np.array([pp]), dp=np.array([dp]), cp=np.array([cp]),
+        ep=np.array([1]), etp=np.array([1]), vpp=np.array([1]), mb=np.array([1]),
+        zero=np.array([zero]), recompute=np.array([recompute]), schedule=np.array([0]),
+        sp=np.array([tp > 1]), gbs=np.array([gbs]),
+    )  # fmt: skip
+
+
 def scenario(**kw):
     base = {
         "name": "t",
@@ -81,12 +91,7 @@ def test_optimizer_shards_over_data_and_context_parallel_ranks():
     model = load_model("llama-3.1-70b")
 
     def lay(cp):
-        return TrainLayouts(
-            tp=np.array([4]), pp=np.array([4]), dp=np.array([8]), cp=np.array([cp]),
-            ep=np.array([1]), etp=np.array([1]), vpp=np.array([1]), mb=np.array([1]),
-            zero=np.array([1]), recompute=np.array([1]), schedule=np.array([0]),
-            sp=np.array([True]), gbs=np.array([512]),
-        )  # fmt: skip
+        return one_layout(cp=cp)
 
     one, two = training_memory(model, lay(1), 8192), training_memory(model, lay(2), 8192)
     assert two["optimizer"][0] == pytest.approx(one["optimizer"][0] / 2)
@@ -102,12 +107,7 @@ def test_gradient_and_weight_precision_options():
     from podwright.workload.training import dp_comms
 
     model = load_model("llama-3.1-70b")
-    lay = TrainLayouts(
-        tp=np.array([4]), pp=np.array([4]), dp=np.array([8]), cp=np.array([1]),
-        ep=np.array([1]), etp=np.array([1]), vpp=np.array([1]), mb=np.array([1]),
-        zero=np.array([1]), recompute=np.array([1]), schedule=np.array([0]),
-        sp=np.array([True]), gbs=np.array([512]),
-    )  # fmt: skip
+    lay = one_layout()
     base = state_memory(model, lay)
     lean = state_memory(model, lay, StateBytes(grad=2.0, param=1.0))
     assert lean["gradients"][0] == pytest.approx(base["gradients"][0] / 2)
@@ -151,12 +151,7 @@ def test_unfused_attention_costs_time_and_s_squared_memory():
     }
     assert 1.0 < slow[2048] < slow[8192]
     model = load_model("llama-3.1-70b")
-    lay = TrainLayouts(
-        tp=np.array([8]), pp=np.array([4]), dp=np.array([32]), cp=np.array([1]),
-        ep=np.array([1]), etp=np.array([1]), vpp=np.array([1]), mb=np.array([1]),
-        zero=np.array([1]), recompute=np.array([0]), schedule=np.array([0]),
-        sp=np.array([True]), gbs=np.array([512]),
-    )  # fmt: skip
+    lay = one_layout(tp=8, pp=4, dp=32, recompute=0)
     seq = 2048
     flash = activation_parts(model, lay, seq, "bf16", "flash")[0][0]
     unfused = activation_parts(model, lay, seq, "bf16", "unfused")[0][0]
