@@ -412,9 +412,15 @@ def calibrate(
     rows = derive(run, load_chip(name))
     if as_json:
         return _print_json({"chip": name, "device": run.get("device"), "factors": rows})
+
+    def at(value, seq) -> str:  # an attention factor with the length it holds at
+        return f"{value:.3g} @ {seq / 1024:g}k" if value is not None and seq else value
+
     console.print(table(f"{name}: factors from {file.name} ({run.get('device', '?')})",
                         ["factor", "derived", "catalog", "how"],
-                        [[r["factor"], r["value"], r["catalog"], r["how"]] for r in rows]))  # fmt: skip
+                        [[r["factor"], at(r["value"], r.get("at_seq", 0)),
+                          at(r["catalog"], r.get("catalog_at_seq", 0)), r["how"]]
+                         for r in rows]))  # fmt: skip
     fit = next((r for r in rows if "seq_half" in r), None)
     if fit:
         console.print(f"attention: at_seq {fit['at_seq']:g}, asymptote {fit['asymptote']:.3f}, "

@@ -110,7 +110,8 @@ def derive(run: dict, chip: Chip) -> list[dict]:
     out = []
     for f in filter(None, found):
         now = current.get(f["factor"])
-        out.append(f | {"catalog": now.value if now else None})
+        out.append(f | {"catalog": now.value if now else None,
+                        "catalog_at_seq": now.at_seq if now else 0.0})  # fmt: skip
     errs = np.abs(shape_model_errors(run, chip))
     if len(errs):
         out.append({"factor": "(check) GEMM shape model |error|", "value": float(np.median(errs)),
