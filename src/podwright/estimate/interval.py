@@ -19,4 +19,6 @@ def interval(band: dict[str, list[float]], kind: str) -> dict[str, list[float]]:
     published cases: a measurement m with |p / m - 1| <= e lies in [p / (1 + e), p / (1 - e)],
     applied to the band's low and high ends."""
     e = model_error()[kind]
-    return {k: [lo / (1.0 + e), hi / (1.0 - e)] for k, (lo, hi) in band.items()}
+    # an error of 100% or more leaves no upper bound; cap it so the interval stays finite
+    e_hi = min(e, 0.9)
+    return {k: [lo / (1.0 + e), hi / (1.0 - e_hi)] for k, (lo, hi) in band.items()}
