@@ -80,3 +80,19 @@ def test_every_calibration_factor_has_a_value_band_and_source():
         assert len(str(f.get("source", ""))) > 20, where
         if "at_seq" in f:
             assert name.startswith("attention") and float(f["at_seq"]) > 0, where
+
+
+def test_allreduce_ramps_are_sourced_and_name_catalog_chips():
+    import yaml
+
+    from podwright.specs.catalog import CATALOG, catalog_names
+
+    data = yaml.safe_load((CATALOG / "measurements" / "allreduce_ramp.yaml").read_text())
+    chips = set(catalog_names("chips"))
+    claimed: list[str] = []
+    for name, curve in data["curves"].items():
+        assert curve["source"].strip(), name
+        assert set(curve["chips"]) <= chips, name
+        assert all(b > 0 for b in curve["busbw_gbs"].values()), name
+        claimed += curve["chips"]
+    assert len(claimed) == len(set(claimed)), "a chip has two ramps"

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import statistics
 from dataclasses import dataclass
 from functools import lru_cache
@@ -97,3 +98,17 @@ def chip_factors(chip: str) -> dict[str, Factor]:
             "gemm_fp8_peak_fraction", f.value, f.uncertainty * widen, f"as bf16: {f.source}"
         )
     return out
+
+
+@lru_cache(maxsize=64)
+def allreduce_ramp(chip: str) -> tuple[tuple[float, ...], tuple[float, ...]]:
+    """(log message bytes, busbw / largest busbw) of the chip's measured NCCL all-reduce sweep
+    inside its scale-up domain (catalog/measurements/allreduce_ramp.yaml); empty if none."""
+    path = CATALOG / "measurements" / "allreduce_ramp.yaml"
+    data = read_yaml(path, "allreduce_ramp") or {}
+    for curve in (data.get("curves") or {}).values():
+        if chip in curve.get("chips", ()):
+            pts = sorted((float(s), float(b)) for s, b in curve["busbw_gbs"].items())
+            top = max(b for _, b in pts)
+            return tuple(math.log(s) for s, _ in pts), tuple(b / top for _, b in pts)
+    return (), ()

@@ -10,17 +10,24 @@ its own NIC (rails), so the in-domain members cross the scale-out in parallel.
 Times are bandwidth terms (ring/pairwise algorithms, nccl-tests bus-bandwidth convention) plus a
 latency term per algorithm step from the levels' switch hops (switch parts' latency_ns) and a
 software latency once per call (NCCL's own tuning model's base latency,
-calibration/defaults.yaml collective_latency_us).
+calibration/defaults.yaml collective_latency_us). With `nccl_ramp` (training, whose collectives
+are NCCL calls) the in-domain part of an all-reduce / reduce-scatter / all-gather of S bytes takes
+at least its bandwidth term over busbw(S) / busbw(largest) of the chip's measured NCCL sweep
+(catalog/measurements/allreduce_ramp.yaml): mid-size messages (1-100 MB) do not reach the
+asymptotic bus bandwidth.
 """
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass, field
 
 import numpy as np
 
-from podwright.estimate.calibration import chip_factors, constants
+from podwright.estimate.calibration import allreduce_ramp, chip_factors, constants
 from podwright.topology import Fabric
+
+RAMPED = ("all_reduce", "reduce_scatter", "all_gather")
 
 
 @dataclass(frozen=True)
@@ -44,6 +51,10 @@ class NetworkModel:
     a2a_eff: float | None = None  # measured all-to-all fraction inside the domain, if any
     floor: float = 0.0  # seconds: the least time one collective kernel takes
     base: float = 0.0  # seconds of software latency per collective call
+    # measured NCCL all-reduce ramp inside the domain: log bytes, busbw / largest busbw
+    ramp_log_bytes: tuple[float, ...] = ()
+    ramp_fraction: tuple[float, ...] = ()
+    nccl_ramp: bool = False  # apply the ramp (training's NCCL collectives)
     _cache: dict = field(default_factory=dict, compare=False, repr=False)
 
     @classmethod
@@ -71,7 +82,13 @@ class NetworkModel:
             floor=constants()["kernel_floor_us"].at(-side) * 1e-6,
             base=constants()["collective_latency_us"].at(-side) * 1e-6,
             a2a_eff=f["scale_up_a2a_fraction"].at(side) if "scale_up_a2a_fraction" in f else None,
+            ramp_log_bytes=allreduce_ramp(fabric.chip.name)[0],
+            ramp_fraction=allreduce_ramp(fabric.chip.name)[1],
         )
+
+    def with_nccl_ramp(self) -> NetworkModel:
+        """This model with the measured NCCL ramp applied to in-domain collectives."""
+        return dataclasses.replace(self, nccl_ramp=True, _cache={})
 
     # -- bandwidth available to m members of one scale-up domain ---------------------------
     def up_bandwidth(self, m: np.ndarray, reduce: bool, a2a: bool = False) -> np.ndarray:
@@ -154,6 +171,10 @@ class NetworkModel:
         a_up, l_up, a_out, l_out, active = self.coefficients(kind, group, stride)
         nbytes = np.asarray(nbytes, dtype=float)
         t_up = nbytes * a_up + l_up
+        if self.nccl_ramp and self.ramp_fraction and kind in RAMPED:
+            size = np.log(np.maximum(nbytes, 1.0))
+            ramp = np.interp(size, self.ramp_log_bytes, self.ramp_fraction)
+            t_up = np.maximum(t_up, nbytes * a_up / ramp)
         t_out = nbytes * a_out + l_out
         both = t_up + t_out
         t = np.maximum(t_up, t_out) if kind == "all_to_all" else both

@@ -99,7 +99,7 @@ def explain_training(res, i, model, fabric, layouts, scenario, network=None) -> 
     from podwright.workload.training import dp_comms, training_work
 
     one = layouts.take([i])
-    net = NetworkModel.of(fabric)
+    net = NetworkModel.of(fabric).with_nccl_ramp()
     sim = network(fabric, 0) if network is not None else None
     order = scenario.training.placement
     work = training_work(

@@ -218,7 +218,7 @@ def evaluate_training(
     --explain prints. `network(fabric, side)` makes the network model (default: analytical)."""
     chip = fabric.chip
     comp = ComputeModel.of(chip, precision, side, attention)
-    net = (network or NetworkModel.of)(fabric, side)
+    net = (network or NetworkModel.of)(fabric, side).with_nccl_ramp()
     n = len(lay)
     sub, inv = factorize(lay, SHARED_KEYS)
     sb = state_bytes or StateBytes()
