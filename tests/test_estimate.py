@@ -346,6 +346,10 @@ def test_unknown_engine_exits_2(cli, tmp_path):
         ),
         ({"model": "no-such-model"}, "model"),
         ({"training": {"seq_len": -1}}, "training.seq_len"),
+        (
+            {"training": {"seq_len": 4096, "recompute": "selective", "recompute_layers": 2}},
+            "training",
+        ),
     ],
 )
 def test_bad_scenarios_exit_2(cli, tmp_path, patch, field):
@@ -491,3 +495,39 @@ def test_nccl_ramp_slows_mid_size_in_domain_collectives():
         tpu.with_nccl_ramp().time("all_reduce", size, 8, 1)[0]
         == tpu.time("all_reduce", size, 8, 1)[0]
     )
+
+
+def test_partial_full_recompute_is_linear_in_layers_and_the_fewest_that_fit():
+    """Full recompute of N layers per pipeline chunk (Megatron's block method) costs the
+    share N / chunk of full recompute's time and memory saving; left to podwright, a
+    full-recompute layout recomputes the fewest whole layers that fit."""
+
+    def run(recompute=None, layers=None):
+        tr = {"seq_len": 8192, "global_batch": 64, "micro_batch": 2, "zero": 3,
+              "parallel": {"tp": 1, "pp": 1, "cp": 1, "ep": 1, "etp": 1, "vpp": 1}}  # fmt: skip
+        if recompute:
+            tr["recompute"] = recompute
+        if layers:
+            tr["recompute_layers"] = layers
+        s = scenario(system="gb200-nvl72", chips=32, precision="bf16", training=tr)
+        return predict(s)
+
+    none, full = run("none"), run("full")
+    assert not none["fits"] and full["fits"]
+    assert "recompute_layers" not in full["layout"]  # stated full: every layer
+    t0, t1 = none["training"]["step_time_s"], full["training"]["step_time_s"]
+    a0, a1 = (
+        none["training"]["memory_gb"]["activations"],
+        full["training"]["memory_gb"]["activations"],
+    )
+    part = run("full", layers=20)  # 20 of llama-3.1-70b's 80 layers
+    assert part["layout"]["recompute_layers"] == 20
+    assert part["training"]["step_time_s"] == pytest.approx(t0 + 0.25 * (t1 - t0), rel=1e-6)
+    assert part["training"]["memory_gb"]["activations"] == pytest.approx(a0 + 0.25 * (a1 - a0))
+    auto = run()
+    k = auto["layout"]["recompute_layers"]
+    assert auto["layout"]["recompute"] == "full" and 0 < k < 80 and auto["fits"]
+    assert t1 > auto["training"]["step_time_s"] > t0
+    # one layer fewer would not fit
+    fewer = run("full", layers=k - 1) if k > 1 else none
+    assert not fewer["fits"]

@@ -287,6 +287,12 @@ def validate(
     console.print(f"failed: {result['failed']}")
 
 
+def _recompute_label(lay: dict) -> str:
+    """'full' or, for full recompute of part of each pipeline chunk, 'full (N per chunk)'."""
+    n = lay.get("recompute_layers")
+    return f"{lay['recompute']} ({n} per chunk)" if n else lay["recompute"]
+
+
 @app.command("search")
 def search_cmd(
     scenario: Annotated[str, typer.Argument(help="scenario YAML with `auto` keys to search")],
@@ -317,7 +323,12 @@ def search_cmd(
         lay = r["layout"]
         par = ", ".join(f"{k}{v}" for k, v in lay.get("parallel", {}).items())
         extra = (
-            [f"mb{lay['micro_batch']}", f"zero{lay['zero']}", lay["recompute"], lay["schedule"]]
+            [
+                f"mb{lay['micro_batch']}",
+                f"zero{lay['zero']}",
+                _recompute_label(lay),
+                lay["schedule"],
+            ]
             if "zero" in lay
             else [f"batch {lay['batch']}", f"instance {lay['instance_chips']}"]
         )

@@ -3,6 +3,7 @@ overlap of communication with compute, optimizer step, memory and MFU."""
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -18,6 +19,7 @@ from podwright.workload.training import (
     MEGATRON_ORDER,
     dp_comms,
     model_flops_per_token,
+    stage_layers,
     stage_params,
     training_work,
 )
@@ -200,6 +202,98 @@ def _layout_costs(model, sub, seq, precision, comp, net, overlap, order, attenti
     }
 
 
+def _without_recompute(model, sub: TrainLayouts, costs: dict, args) -> tuple[np.ndarray, dict]:
+    """(indices into `sub` of its full-recompute rows, their costs with nothing recomputed):
+    taken from the row that differs only in recomputing nothing where `sub` has one (a search
+    over recompute), costed here for the others."""
+    full = sub.recompute == RECOMPUTE.index("full")
+    rows = np.nonzero(full)[0]
+    if not len(rows):
+        return rows, {}
+    names = [k for k in SHARED_KEYS if k != "recompute"]
+    key = np.zeros(len(sub), dtype=np.int64)
+    for name in names:
+        col = getattr(sub, name).astype(np.int64)
+        key = key * (int(col.max()) + 1) + col
+    none = np.nonzero(sub.recompute == RECOMPUTE.index("none"))[0]
+    order = none[np.argsort(key[none], kind="stable")]
+    at = np.searchsorted(key[order], key[rows])
+    twin = order[np.minimum(at, max(len(order) - 1, 0))] if len(order) else np.zeros_like(rows)
+    found = (at < len(order)) & (key[twin] == key[rows]) if len(order) else at < 0
+    out = {}
+    missing = rows[~found]
+    if len(missing):
+        plain = sub.take(missing)
+        plain.recompute = np.full_like(plain.recompute, RECOMPUTE.index("none"))
+        alt = _layout_costs(model, plain, *args)
+    src = np.where(found, twin, -1)
+
+    def pick(have, new):
+        if isinstance(have, dict):
+            return {k: pick(v, new[k] if new is not None else None) for k, v in have.items()}
+        have = np.broadcast_to(np.asarray(have, dtype=float), (len(sub),))
+        got = np.empty(len(rows))
+        got[found] = have[src[found]]
+        if len(missing):
+            got[~found] = np.broadcast_to(np.asarray(new, dtype=float), (len(missing),))
+        return got
+
+    out = pick(costs, alt if len(missing) else None)
+    return rows, out
+
+
+def _recomputed_share(model, lay: TrainLayouts, chip, c_all: dict, c_none: dict) -> np.ndarray:
+    """Layers per chunk that full recompute covers in the full-recompute layouts `lay`, and
+    their share of the chunk. Megatron's block method recomputes the first N layers of each
+    chunk; N is stated (rc_layers > 0), every layer (0), or the fewest that fit in HBM (-1)."""
+    dense_l, moe_l = stage_layers(model, lay)
+    chunk = np.ceil((dense_l + moe_l) / np.maximum(lay.vpp, 1))
+    flight = in_flight(lay)
+    room = chip.hbm_gb * 1e9 - sum(c_all["state"].values()) - c_all["logits"]
+    saved = flight * (c_none["act_mb"] - c_all["act_mb"])
+    need = (flight * c_none["act_mb"] - room) / np.maximum(saved, 1e-30)
+    fewest = np.maximum(np.ceil(np.clip(need, 0.0, 1.0) * chunk - 1e-9), 1.0)
+    rc = lay.rc_layers
+    k = np.where(rc < 0, fewest, np.where(rc == 0, chunk, np.minimum(rc, chunk)))
+    return k, k / chunk
+
+
+def _blend_rows(c: dict, c_none: dict, rows, share) -> None:
+    """c[rows] = c_none + share x (c[rows] - c_none), in place through nested dicts."""
+    for key, v in c.items():
+        if isinstance(v, dict):
+            _blend_rows(v, c_none[key], rows, share)
+        else:
+            v[rows] = c_none[key] + share * (v[rows] - c_none[key])
+
+
+def _partial_recompute(model, lay, chip, sub, inv, args, costs, c: dict, keep: dict | None):
+    """Full recompute of part of the layers lies between recomputing nothing and every layer
+    (both linear in the layers recomputed): the full-recompute layouts are costed once more
+    without recompute and blended by the share of layers recomputed, in place. Returns the
+    layouts with the layers per chunk resolved (0 where every layer is recomputed)."""
+    srows, plain = _without_recompute(model, sub, costs, args)
+    if not len(srows):
+        return lay
+    rows = np.nonzero(lay.recompute == RECOMPUTE.index("full"))[0]
+    pos = np.empty(len(sub), dtype=np.int64)
+    pos[srows] = np.arange(len(srows))
+    at = pos[inv[rows]]
+    plain_detail = plain.pop("detail")
+    c_none = _gather(plain, at, len(rows))
+    c_all = {"logits": c["logits"][rows], "act_mb": c["act_mb"][rows],
+             "state": {k: v[rows] for k, v in c["state"].items()}}  # fmt: skip
+    k, share = _recomputed_share(model, lay.take(rows), chip, c_all, c_none)
+    _blend_rows(c, c_none, rows, share)
+    if keep is not None:
+        _blend_rows(keep, _gather(plain_detail, at, len(rows)), rows, share)
+    dense_l, moe_l = stage_layers(model, lay.take(rows))
+    chunk = np.ceil((dense_l + moe_l) / np.maximum(lay.vpp[rows], 1))
+    rc = np.zeros_like(lay.rc_layers)
+    rc[rows] = np.where(k < chunk, k, 0)
+    return dataclasses.replace(lay, rc_layers=rc)
+
+
 def evaluate_training(
     model: ModelSpec,
     fabric: Fabric,
@@ -222,9 +316,11 @@ def evaluate_training(
     n = len(lay)
     sub, inv = factorize(lay, SHARED_KEYS)
     sb = state_bytes or StateBytes()
-    costs = _layout_costs(model, sub, seq, precision, comp, net, overlap, placement, attention, sb)
-    keep = costs.pop("detail")
-    c = _gather(costs, inv, n)
+    args = (seq, precision, comp, net, overlap, placement, attention, sb)
+    costs = _layout_costs(model, sub, *args)
+    c = _gather({k: v for k, v in costs.items() if k != "detail"}, inv, n)
+    keep = _gather(costs["detail"], inv, n) if detail else None
+    lay = _partial_recompute(model, lay, chip, sub, inv, args, costs, c, keep)
 
     m = lay.microbatches.astype(float)
     step = m * c["per_mb"] + c["bubble"] + c["dp_exposed"] + c["optimizer"]
@@ -252,9 +348,9 @@ def evaluate_training(
         },
         memory=mem,
     )
-    if not detail:
+    if keep is None:
         return result
-    d = _gather(keep, inv, n)
+    d = keep
     comm_sum = sum(d["comm"].values())
     result.detail = {
         "gemm_s": {k: m * 3 * v for k, v in d["gemm"].items()},

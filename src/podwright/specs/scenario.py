@@ -58,6 +58,11 @@ class Training(Strict):
     # the weights are kept and gathered in FP8; needs precision fp8 or fp4)
     grad_reduce: Literal["fp32", "bf16"] = "fp32"
     fp8_params: bool = False
+    # optional: full recompute of only this many layers of each pipeline chunk (Megatron's
+    # --recompute-method block --recompute-num-layers N); with recompute: full stated and this
+    # left out, every layer is recomputed. When recompute is not stated, the full-recompute
+    # candidates recompute the fewest layers per chunk that fit.
+    recompute_layers: PositiveInt | None = None
 
     @field_validator("placement")
     @classmethod
@@ -65,6 +70,12 @@ class Training(Strict):
         if sorted(v) != ["cp", "dp", "pp", "tp"]:
             raise ValueError("must name tp, cp, dp and pp once each, innermost first")
         return v
+
+    @model_validator(mode="after")
+    def _layers_with_full_recompute(self):
+        if self.recompute_layers is not None and self.recompute in ("none", "selective"):
+            raise ValueError("recompute_layers needs recompute: full (or recompute left out)")
+        return self
 
 
 class Slo(Strict):

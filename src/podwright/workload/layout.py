@@ -34,6 +34,13 @@ class TrainLayouts(Columns):
     schedule: np.ndarray  # index into SCHEDULES
     sp: np.ndarray  # sequence parallel (bool)
     gbs: np.ndarray
+    # full recompute: layers recomputed per pipeline chunk (0: all of them; -1: the fewest that
+    # fit, resolved by the estimator)
+    rc_layers: np.ndarray | None = None
+
+    def __post_init__(self):
+        if self.rc_layers is None:
+            self.rc_layers = np.zeros_like(self.tp)
 
     @property
     def microbatches(self) -> np.ndarray:
@@ -49,7 +56,11 @@ class TrainLayouts(Columns):
             "recompute": RECOMPUTE[int(self.recompute[i])],
             "schedule": SCHEDULES[int(self.schedule[i])],
             "sequence_parallel": bool(self.sp[i]),
-        }
+        } | (
+            {"recompute_layers": int(self.rc_layers[i])}
+            if self.recompute[i] == RECOMPUTE.index("full") and self.rc_layers[i] > 0
+            else {}
+        )
 
 
 def divisors(n: int) -> list[int]:
@@ -164,9 +175,12 @@ def enumerate_layouts(training, model: ModelSpec, chips: int) -> tuple[TrainLayo
     reject((sch == 2) & (pp % 2 != 0), "dualpipe needs an even PP")
     sp_cfg = training.sequence_parallel
     sp = np.where(tp > 1, True if sp_cfg is None else bool(sp_cfg), False)
+    # full recompute: every layer when stated, the fewest layers that fit when left to podwright
+    stated = training.recompute not in (None, "auto")
+    rc_layers = np.full_like(tp, training.recompute_layers or (0 if stated else -1))
     layouts = TrainLayouts(
         tp=tp, pp=pp, dp=dp, cp=cp, ep=ep, etp=etp, vpp=vpp, mb=mb, zero=zero,
-        recompute=rec, schedule=sch, sp=sp, gbs=gbs_arr,
+        recompute=rec, schedule=sch, sp=sp, gbs=gbs_arr, rc_layers=rc_layers,
     ).take(np.nonzero(keep)[0])  # fmt: skip
     return layouts, rejected
 
