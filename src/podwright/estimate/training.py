@@ -49,14 +49,20 @@ def _comm_time(net: NetworkModel, c) -> tuple[np.ndarray, np.ndarray]:
     return t * c.count, share
 
 
-def factorize(lay: TrainLayouts, names: tuple[str, ...]) -> tuple[TrainLayouts, np.ndarray]:
-    """The distinct layouts over the fields `names` (one representative each) and, for every
-    layout, the index of its representative: work that depends only on those fields is
-    evaluated once per distinct value and gathered back."""
+def layout_key(lay: TrainLayouts, names: tuple[str, ...]) -> np.ndarray:
+    """One integer per layout that is equal exactly when the fields `names` are."""
     key = np.zeros(len(lay), dtype=np.int64)
     for name in names:
         col = getattr(lay, name).astype(np.int64)
         key = key * (int(col.max()) + 1) + col
+    return key
+
+
+def factorize(lay: TrainLayouts, names: tuple[str, ...]) -> tuple[TrainLayouts, np.ndarray]:
+    """The distinct layouts over the fields `names` (one representative each) and, for every
+    layout, the index of its representative: work that depends only on those fields is
+    evaluated once per distinct value and gathered back."""
+    key = layout_key(lay, names)
     _, first, inv = np.unique(key, return_index=True, return_inverse=True)
     return lay.take(first), inv.ravel()
 
@@ -202,50 +208,30 @@ def _layout_costs(model, sub, seq, precision, comp, net, overlap, order, attenti
     }
 
 
-def _without_recompute(model, sub: TrainLayouts, costs: dict, args) -> tuple[np.ndarray, dict]:
-    """(indices into `sub` of its full-recompute rows, their costs with nothing recomputed):
-    taken from the row that differs only in recomputing nothing where `sub` has one (a search
-    over recompute), costed here for the others."""
+def _with_plain_twins(sub: TrainLayouts) -> tuple[TrainLayouts, np.ndarray]:
+    """`sub` followed by a copy with nothing recomputed of each full-recompute layout that has
+    no such twin in `sub` already (a search over recompute has them), and for every row of
+    `sub` the index of its twin (-1 where it does not recompute in full)."""
     full = sub.recompute == RECOMPUTE.index("full")
-    rows = np.nonzero(full)[0]
-    if not len(rows):
-        return rows, {}
-    names = [k for k in SHARED_KEYS if k != "recompute"]
-    key = np.zeros(len(sub), dtype=np.int64)
-    for name in names:
-        col = getattr(sub, name).astype(np.int64)
-        key = key * (int(col.max()) + 1) + col
+    twin = np.full(len(sub), -1, dtype=np.int64)
+    if not full.any():
+        return sub, twin
+    key = layout_key(sub, tuple(k for k in SHARED_KEYS if k != "recompute"))
     none = np.nonzero(sub.recompute == RECOMPUTE.index("none"))[0]
-    order = none[np.argsort(key[none], kind="stable")]
-    at = np.searchsorted(key[order], key[rows])
-    twin = order[np.minimum(at, max(len(order) - 1, 0))] if len(order) else np.zeros_like(rows)
-    found = (at < len(order)) & (key[twin] == key[rows]) if len(order) else at < 0
-    out = {}
-    missing = rows[~found]
-    if len(missing):
-        plain = sub.take(missing)
-        plain.recompute = np.full_like(plain.recompute, RECOMPUTE.index("none"))
-        alt = _layout_costs(model, plain, *args)
-    src = np.where(found, twin, -1)
-
-    def pick(have, new):
-        if isinstance(have, dict):
-            return {k: pick(v, new[k] if new is not None else None) for k, v in have.items()}
-        have = np.broadcast_to(np.asarray(have, dtype=float), (len(sub),))
-        got = np.empty(len(rows))
-        got[found] = have[src[found]]
-        if len(missing):
-            got[~found] = np.broadcast_to(np.asarray(new, dtype=float), (len(missing),))
-        return got
-
-    out = pick(costs, alt if len(missing) else None)
-    return rows, out
+    known = dict(zip(key[none].tolist(), none.tolist(), strict=True))
+    rows = np.nonzero(full)[0]
+    twin[rows] = [known.get(k, -1) for k in key[rows].tolist()]
+    lone = rows[twin[rows] < 0]
+    twin[lone] = len(sub) + np.arange(len(lone))
+    extra = sub.take(lone)
+    extra.recompute = np.full_like(extra.recompute, RECOMPUTE.index("none"))
+    return sub.concat(extra), twin
 
 
-def _recomputed_share(model, lay: TrainLayouts, chip, c_all: dict, c_none: dict) -> np.ndarray:
-    """Layers per chunk that full recompute covers in the full-recompute layouts `lay`, and
-    their share of the chunk. Megatron's block method recomputes the first N layers of each
-    chunk; N is stated (rc_layers > 0), every layer (0), or the fewest that fit in HBM (-1)."""
+def _recomputed_layers(model, lay: TrainLayouts, chip, c_all: dict, c_none: dict):
+    """(layers of each pipeline chunk that full recompute covers, layers per chunk) for the
+    full-recompute layouts `lay`. Megatron's block method recomputes the first N layers of
+    each chunk; N is stated (rc_layers > 0), every layer (0), or the fewest that fit (-1)."""
     dense_l, moe_l = stage_layers(model, lay)
     chunk = np.ceil((dense_l + moe_l) / np.maximum(lay.vpp, 1))
     flight = in_flight(lay)
@@ -254,8 +240,7 @@ def _recomputed_share(model, lay: TrainLayouts, chip, c_all: dict, c_none: dict)
     need = (flight * c_none["act_mb"] - room) / np.maximum(saved, 1e-30)
     fewest = np.maximum(np.ceil(np.clip(need, 0.0, 1.0) * chunk - 1e-9), 1.0)
     rc = lay.rc_layers
-    k = np.where(rc < 0, fewest, np.where(rc == 0, chunk, np.minimum(rc, chunk)))
-    return k, k / chunk
+    return np.where(rc < 0, fewest, np.where(rc == 0, chunk, np.minimum(rc, chunk))), chunk
 
 
 def _blend_rows(c: dict, c_none: dict, rows, share) -> None:
@@ -267,28 +252,22 @@ def _blend_rows(c: dict, c_none: dict, rows, share) -> None:
             v[rows] = c_none[key] + share * (v[rows] - c_none[key])
 
 
-def _partial_recompute(model, lay, chip, sub, inv, args, costs, c: dict, keep: dict | None):
+def _partial_recompute(model, lay, chip, inv, twin, costs, c: dict, keep: dict | None):
     """Full recompute of part of the layers lies between recomputing nothing and every layer
-    (both linear in the layers recomputed): the full-recompute layouts are costed once more
-    without recompute and blended by the share of layers recomputed, in place. Returns the
-    layouts with the layers per chunk resolved (0 where every layer is recomputed)."""
-    srows, plain = _without_recompute(model, sub, costs, args)
-    if not len(srows):
-        return lay
+    (time and memory are linear in the layers recomputed): the full-recompute layouts are
+    blended in place with their twins' costs (nothing recomputed) by the share of layers
+    recomputed. Returns the layouts with those layers resolved (0: every layer)."""
     rows = np.nonzero(lay.recompute == RECOMPUTE.index("full"))[0]
-    pos = np.empty(len(sub), dtype=np.int64)
-    pos[srows] = np.arange(len(srows))
-    at = pos[inv[rows]]
-    plain_detail = plain.pop("detail")
-    c_none = _gather(plain, at, len(rows))
+    if not len(rows):
+        return lay
+    at = twin[inv[rows]]
+    c_none = _gather({k: v for k, v in costs.items() if k != "detail"}, at, len(rows))
     c_all = {"logits": c["logits"][rows], "act_mb": c["act_mb"][rows],
              "state": {k: v[rows] for k, v in c["state"].items()}}  # fmt: skip
-    k, share = _recomputed_share(model, lay.take(rows), chip, c_all, c_none)
-    _blend_rows(c, c_none, rows, share)
+    k, chunk = _recomputed_layers(model, lay.take(rows), chip, c_all, c_none)
+    _blend_rows(c, c_none, rows, k / chunk)
     if keep is not None:
-        _blend_rows(keep, _gather(plain_detail, at, len(rows)), rows, share)
-    dense_l, moe_l = stage_layers(model, lay.take(rows))
-    chunk = np.ceil((dense_l + moe_l) / np.maximum(lay.vpp[rows], 1))
+        _blend_rows(keep, _gather(costs["detail"], at, len(rows)), rows, k / chunk)
     rc = np.zeros_like(lay.rc_layers)
     rc[rows] = np.where(k < chunk, k, 0)
     return dataclasses.replace(lay, rc_layers=rc)
@@ -316,11 +295,12 @@ def evaluate_training(
     n = len(lay)
     sub, inv = factorize(lay, SHARED_KEYS)
     sb = state_bytes or StateBytes()
-    args = (seq, precision, comp, net, overlap, placement, attention, sb)
-    costs = _layout_costs(model, sub, *args)
+    # full-recompute layouts are costed beside their twins that recompute nothing
+    sub, twin = _with_plain_twins(sub)
+    costs = _layout_costs(model, sub, seq, precision, comp, net, overlap, placement, attention, sb)
     c = _gather({k: v for k, v in costs.items() if k != "detail"}, inv, n)
     keep = _gather(costs["detail"], inv, n) if detail else None
-    lay = _partial_recompute(model, lay, chip, sub, inv, args, costs, c, keep)
+    lay = _partial_recompute(model, lay, chip, inv, twin, costs, c, keep)
 
     m = lay.microbatches.astype(float)
     step = m * c["per_mb"] + c["bubble"] + c["dp_exposed"] + c["optimizer"]

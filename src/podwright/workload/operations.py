@@ -24,6 +24,13 @@ class Columns:
         """The candidates at `idx` (indices or a boolean mask), as the same type."""
         return type(self)(**{f.name: getattr(self, f.name)[idx] for f in fields(self)})
 
+    def concat(self, other):
+        """These candidates followed by `other`'s, as the same type."""
+        return type(self)(
+            **{f.name: np.concatenate([getattr(self, f.name), getattr(other, f.name)])
+               for f in fields(self)}
+        )  # fmt: skip
+
 
 @dataclass
 class Gemm:
