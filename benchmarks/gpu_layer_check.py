@@ -7,15 +7,21 @@ element-wise parts through torch.compile, as Megatron/Transformer Engine fuse th
 forward + backward per layer, and the same layer's GEMMs alone and attention alone. MoE layers
 (Qwen3-MoE, Mixtral) route force-balanced tokens (as NVIDIA's MoE benchmarks do) through a
 router, permutation, two grouped expert GEMMs (torch._grouped_mm) and a weighted
-unpermutation; their grouped GEMMs are also timed alone. Weights are
+unpermutation; their grouped GEMMs are also timed alone. Every timing also records the host
+time to issue the work (until the call returns, before the device is synchronised; no timed
+function synchronises inside), and the whole layer's forward + backward is profiled once for
+its device kernel count: host time per layer against device time per layer says whether an
+eager PyTorch layer is launch-bound (small MoE experts), and their ratio gives host time per
+kernel. Weights are
 N(0, 0.02), activations and output gradients N(0, 1): the data set the GEMMs' power draw and so
 the clock (constant operands run faster).
 scripts/layer_check.py compares the file with podwright's prediction for the same shapes.
 
 Writes $OUT/layers-<device>.json (or ./layers-<device>.json), rewritten after every row.
 Usage: python benchmarks/gpu_layer_check.py [--cpu] [--models=NAME,...]
-(--cpu: tiny shapes on the CPU, to check the script. The two dense models took about 100 s on
-an H100 and an H200; the MoE models were added afterwards and have not run on a GPU yet.)
+(--cpu: tiny shapes on the CPU, to check the script; there the kernel count is of operators.
+The two dense models took about 100 s on an H100 and an H200; the MoE models and the host-time
+and kernel-count fields were added afterwards and have not run on a GPU yet.)
 """
 # ruff: noqa: B023 - each closure is timed within the loop iteration that made it
 
@@ -130,20 +136,35 @@ def build(torch, cfg: dict, dev: str, compiled: bool):
     return weights, layer, attention, rotary, dims
 
 
-def timed(torch, fn, reps: int, cuda: bool) -> float:
-    """Median seconds of fn() over reps after two warm-ups."""
+def timed(torch, fn, reps: int, cuda: bool) -> tuple[float, float]:
+    """(median seconds of fn() over reps after two warm-ups, median seconds the host took to
+    issue it: until fn returns, before synchronising)."""
     for _ in range(2):
         fn()
-    times = []
+    times, issue = [], []
     for _ in range(reps):
         if cuda:
             torch.cuda.synchronize()
         t0 = time.perf_counter()
         fn()
+        issue.append(time.perf_counter() - t0)
         if cuda:
             torch.cuda.synchronize()
         times.append(time.perf_counter() - t0)
-    return sorted(times)[len(times) // 2]
+    return sorted(times)[len(times) // 2], sorted(issue)[len(issue) // 2]
+
+
+def kernels(torch, fn, cuda: bool) -> int:
+    """Device kernels (CPU: operators) that one call of fn launches."""
+    from torch.profiler import ProfilerActivity, profile
+
+    act = ProfilerActivity.CUDA if cuda else ProfilerActivity.CPU
+    with profile(activities=[act]) as prof:
+        fn()
+        if cuda:
+            torch.cuda.synchronize()
+    want = "CUDA" if cuda else "CPU"
+    return sum(1 for e in prof.events() if e.device_type.name == want)
 
 
 def measure(torch, cfg, dev, cuda, shapes, layers) -> list[dict]:
@@ -212,11 +233,15 @@ def measure(torch, cfg, dev, cuda, shapes, layers) -> list[dict]:
         row = {"micro_batch": b, "seq": s, "layers": layers}
         for name, fn in timings + [("attention_fwd_bwd", attn)]:
             try:
-                row[f"{name}_ms_per_layer"] = (
-                    timed(torch, fn, 5 if cuda else 1, cuda) / layers * 1e3
-                )
+                wall, host = timed(torch, fn, 5 if cuda else 1, cuda)
+                row[f"{name}_ms_per_layer"] = wall / layers * 1e3
+                row[f"{name}_host_ms_per_layer"] = host / layers * 1e3
             except Exception as err:  # noqa: BLE001 - record and go on
                 row[f"{name}_error"] = f"{type(err).__name__}: {str(err)[:200]}"
+        try:
+            row["layer_fwd_bwd_kernels_per_layer"] = kernels(torch, fwd_bwd, cuda) / layers
+        except Exception as err:  # noqa: BLE001 - the timings stand without it
+            row["kernels_error"] = f"{type(err).__name__}: {str(err)[:200]}"
         rows.append(row)
         x0.grad = None
     return rows
