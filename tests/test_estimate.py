@@ -531,3 +531,23 @@ def test_partial_full_recompute_is_linear_in_layers_and_the_fewest_that_fit():
     # one layer fewer would not fit
     fewer = run("full", layers=k - 1) if k > 1 else none
     assert not fewer["fits"]
+
+
+def test_fp8_training_pays_the_casts_no_kernel_fuses():
+    """FP8 training: the attention output (forward) and the gradients reaching the output
+    projection, FC2 and QKV (backward) are cast with their transposes, 4 bytes per element;
+    BF16 training has no casts."""
+    from podwright.workload.training import CAST_BYTES, training_work
+
+    model = load_model("llama-3.1-8b")
+    lay = one_layout(tp=2, pp=1, dp=4, recompute=0)
+    seq = 4096
+    fp8, bf16 = (training_work(model, lay, seq, p) for p in ("fp8", "bf16"))
+    t_rank = seq / 2  # tokens per rank, sequence parallel over TP 2
+    width = model.heads * model.head_dim
+    qkv = (model.heads + 2 * model.kv_heads) * model.head_dim
+    assert fp8.cast_bytes_fwd == pytest.approx(CAST_BYTES * t_rank * width * model.layers)
+    assert fp8.cast_bytes_bwd == pytest.approx(
+        CAST_BYTES * t_rank * (2 * model.hidden + qkv) * model.layers
+    )
+    assert bf16.cast_bytes_fwd == 0 and bf16.cast_bytes_bwd == 0

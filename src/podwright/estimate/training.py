@@ -91,6 +91,8 @@ def _micro_batch_work(model, sub, seq, precision, comp, net, order, attention) -
         out["gemm"][g.cls] = out["gemm"].get(g.cls, 0.0) + t
     out["attn"], out["attn_bwd"] = attention_times(comp, work)
     out["elem"] = comp.memory(work.elem_bytes, work.elem_kernels)
+    out["cast_fwd"] = comp.memory(work.cast_bytes_fwd)
+    out["cast_bwd"] = comp.memory(work.cast_bytes_bwd)
     comm = {k: 0.0 for k in ("tp", "ep", "cp", "pp")}
     out["tp_fwd"] = 0.0
     out["scale_out"] = 0.0
@@ -143,8 +145,8 @@ def _layout_costs(model, sub, seq, precision, comp, net, overlap, order, attenti
     dpw = _data_parallel_work(model, sub, comp, net, order, sb)
     t_gemm = sum(mbw["gemm"].values())
     t_attn, t_elem = mbw["attn"], mbw["elem"]
-    fwd = t_gemm + t_attn + t_elem
-    bwd = 2.0 * t_gemm + mbw["attn_bwd"] + 2.0 * t_elem
+    fwd = t_gemm + t_attn + t_elem + mbw["cast_fwd"]
+    bwd = 2.0 * t_gemm + mbw["attn_bwd"] + 2.0 * t_elem + mbw["cast_bwd"]
     rec = sub.recompute
     full = rec == RECOMPUTE.index("full")
     recompute_t = np.where(full, fwd, np.where(rec == RECOMPUTE.index("selective"), t_attn, 0.0))
@@ -197,7 +199,7 @@ def _layout_costs(model, sub, seq, precision, comp, net, overlap, order, attenti
         "detail": {
             "gemm": mbw["gemm"],
             "attn": t_attn + mbw["attn_bwd"],
-            "elem": t_elem,
+            "elem": 3.0 * t_elem + mbw["cast_fwd"] + mbw["cast_bwd"],
             "recompute": recompute_t,
             "comm": comm,
             "exposed": exposed,
@@ -335,7 +337,7 @@ def evaluate_training(
     result.detail = {
         "gemm_s": {k: m * 3 * v for k, v in d["gemm"].items()},
         "attention_s": m * d["attn"],
-        "elementwise_s": m * 3 * d["elem"],
+        "elementwise_s": m * d["elem"],
         "recompute_s": m * d["recompute"],
         "comm_total_s": {k: m * v for k, v in d["comm"].items()} | {"dp": d["dp_total"]},
         "comm_exposed_s": {k: m * v for k, v in d["exposed"].items()} | {"dp": c["dp_exposed"]},

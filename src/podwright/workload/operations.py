@@ -72,6 +72,9 @@ class Work:
     elem_bytes: np.ndarray | float = 0.0  # element-wise HBM traffic, forward
     attn_kernels: np.ndarray | float = 0.0  # attention kernel launches (one per layer)
     elem_kernels: np.ndarray | float = 0.0  # element-wise kernel launches
+    # FP8/FP4 training: casts of GEMM operands that no other kernel produces (forward, backward)
+    cast_bytes_fwd: np.ndarray | float = 0.0
+    cast_bytes_bwd: np.ndarray | float = 0.0
     # unfused attention core: its batched GEMMs (forward) and its s x s element-wise traffic
     core_gemms: list[Gemm] = field(default_factory=list)
     core_bytes_fwd: np.ndarray | float = 0.0

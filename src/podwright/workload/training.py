@@ -44,6 +44,8 @@ def stage_layers(model: ModelSpec, lay: TrainLayouts):
 
 
 MEGATRON_ORDER = ("tp", "cp", "dp", "pp")
+# bytes per element of an FP8 cast with transpose: read 16-bit, write row- and column-wise copies
+CAST_BYTES = 4.0
 
 
 def strides(lay: TrainLayouts, order=MEGATRON_ORDER) -> dict[str, np.ndarray]:
@@ -148,6 +150,21 @@ def training_work(
         # (gated first projection, activation output), each written and read once, 16-bit
         per_tok = model.top_k * (2 * h + (up + 1) * model.expert_ffn)
         w.elem_bytes = w.elem_bytes + 2.0 * 2.0 * (T / tp) * per_tok * moe_l
+
+    if precision in ("fp8", "fp4"):
+        # Transformer Engine feeds each GEMM an 8-bit (or 4-bit) copy of its operands, row- and
+        # column-wise (cast_transpose: read 2 bytes, write 1 + 1 per element). The norms emit
+        # the QKV / FC1 inputs already cast and the activation (and its backward) FC2's; the
+        # attention output (forward) and the gradients that reach the output projection, FC2
+        # and the QKV projections (backward) are cast by kernels of their own.
+        if model.mla:  # q, and k (no-rope part) with v, from the low-rank latents
+            qkv_out = model.heads * (model.qk_head_dim + model.nope_dim + model.v_dim)
+            attn_out = model.heads * model.v_dim
+        else:
+            qkv_out = (model.heads + 2 * model.kv_heads) * model.head_dim
+            attn_out = model.heads * model.head_dim
+        w.cast_bytes_fwd = CAST_BYTES * T / tp * attn_out * layers
+        w.cast_bytes_bwd = CAST_BYTES * T / tp * (2 * h + qkv_out) * layers
 
     # --- communication ---------------------------------------------------------------------
     act = 2.0  # bf16 activations on the wire
