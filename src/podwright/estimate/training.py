@@ -220,9 +220,11 @@ def _with_plain_twins(sub: TrainLayouts) -> tuple[TrainLayouts, np.ndarray]:
         return sub, twin
     key = layout_key(sub, tuple(k for k in SHARED_KEYS if k != "recompute"))
     none = np.nonzero(sub.recompute == RECOMPUTE.index("none"))[0]
-    known = dict(zip(key[none].tolist(), none.tolist(), strict=True))
     rows = np.nonzero(full)[0]
-    twin[rows] = [known.get(k, -1) for k in key[rows].tolist()]
+    if len(none):
+        order = none[np.argsort(key[none], kind="stable")]
+        at = np.minimum(np.searchsorted(key[order], key[rows]), len(order) - 1)
+        twin[rows] = np.where(key[order[at]] == key[rows], order[at], -1)
     lone = rows[twin[rows] < 0]
     twin[lone] = len(sub) + np.arange(len(lone))
     extra = sub.take(lone)
