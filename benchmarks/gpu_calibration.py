@@ -10,7 +10,7 @@ section so that a run stopped at its time limit keeps what it finished:
   forward and forward+backward, at the Azure AI-benchmarking-guide harness shape (batch 2,
   seq 8192, width 2048, non-causal) and causal training shapes;
 - decode_attention: one query token against a KV cache (GQA), as achieved HBM bandwidth;
-- memory: copy / triad / RMSNorm bandwidth over sizes; kernel floor (back-to-back tiny kernels
+- memory: copy / triad / RMSNorm / FP8 cast-with-transpose bandwidth over sizes; kernel floor (back-to-back tiny kernels
   in a CUDA graph) and host dispatch time per eager PyTorch op;
 - sustained: a large BF16 (and FP8) GEMM run for several seconds with power and SM clock samples;
 - duty_cycle: the same GEMM's rate when it alternates with memory-bound work (25-100% of the time
@@ -250,6 +250,22 @@ def memory_rows(torch, timer, dev, sizes_mb) -> list[dict]:
         w = torch.ones(hidden, device=dev, dtype=torch.bfloat16)
         t = timer.per_call(lambda i: F.rms_norm(x[i % copies].view(-1, hidden), (hidden,), w))
         rows.append({"op": "rms_norm", "mb": mb, "us": t * 1e6, "tbps": 4 * n / t / 1e12})
+        # an FP8 GEMM operand: 16-bit in, row-wise and column-wise (transposed) FP8 copies out,
+        # 4 bytes per element (podwright's CAST_BYTES), as Transformer Engine's cast_transpose
+        # does in one kernel; here through torch.compile (eager on the CPU)
+        f8 = getattr(torch, "float8_e4m3fn", None)
+        if f8 is not None:
+            try:
+
+                def cast_t(a):
+                    return a.to(f8), a.t().contiguous().to(f8)
+
+                fn = torch.compile(cast_t) if dev == "cuda" else cast_t
+                t = timer.per_call(lambda i: fn(x[i % copies].view(-1, hidden)))
+                rows.append({"op": "fp8_cast_transpose", "mb": mb, "us": t * 1e6,
+                             "tbps": 4 * n / t / 1e12})  # fmt: skip
+            except Exception as err:  # noqa: BLE001 - the other rows stand
+                rows.append({"op": "fp8_cast_transpose", "mb": mb, "error": str(err)[:200]})
     return rows
 
 
