@@ -52,12 +52,13 @@ def test_validate_routes_collectives_to_the_simulator(cli):
     assert all(abs(row["error"]) < 0.15 for row in rows)
 
 
-HELDOUT = Path(__file__).resolve().parents[1] / "examples" / "heldout" / "published-not-shared.yaml"
+HELDOUT = Path(__file__).resolve().parents[1] / "examples" / "heldout"
 
 
-def test_heldout_cases_are_all_predicted():
+@pytest.mark.parametrize("name", ["published-not-shared.yaml", "trtllm-perf-overview.yaml"])
+def test_heldout_cases_are_all_predicted(name):
     """Held-out measurements (not a gate on their errors: they are reported in README)."""
-    res = validate_cases(load_cases(HELDOUT))
+    res = validate_cases(load_cases(HELDOUT / name))
     assert res["failed"] == 0 and len(res["cases"]) >= 5
 
 
