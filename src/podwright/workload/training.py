@@ -137,7 +137,10 @@ def training_work(
             2.0 * lay.mb * (seq / cp) * (heads * (d_qk + d_v) + 2 * kv_heads * d_qk) * layers
         )
         w.attn_kernels = layers
-        w.attn_seq = seq / cp * one
+        # query length per attention kernel: with context parallelism each rank holds two of
+        # 2 x CP sequence chunks (causal load balance; Llama 3 paper sec. 3.3.2, Megatron-Core's
+        # context parallelism) and runs attention per chunk
+        w.attn_seq = seq / np.where(cp > 1, 2 * cp, 1) * one
 
     # --- element-wise (norms, activations, residuals, rope): each stored activation written
     # and read once (Korthikanti's 34 sbh bytes per layer, split by TP with sequence parallelism)
