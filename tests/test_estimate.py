@@ -551,3 +551,29 @@ def test_fp8_training_pays_the_casts_no_kernel_fuses():
         CAST_BYTES * t_rank * (2 * model.hidden + qkv) * model.layers
     )
     assert bf16.cast_bytes_fwd == 0 and bf16.cast_bytes_bwd == 0
+
+
+def test_a_chip_of_two_dies_holds_and_reads_the_dense_weights_per_die():
+    """Ascend 910C presents its two dies as devices: serving runs attention data-parallel per
+    die, so the package holds and streams the non-expert weights twice (experts once)."""
+    from podwright.specs import load_chip
+    from podwright.workload.inference import InferLayouts, step_work, weights_per_chip
+
+    assert load_chip("ascend-910c").dies == 2 and load_chip("h100-sxm").dies == 1
+    model = load_model("deepseek-r1")
+    one = np.array([1])
+    lay = InferLayouts(n=one * 160, tp=one, pp=one, dp=one * 160, ep=one * 160, batch=one * 9600)
+    d1, e1 = weights_per_chip(model, lay, 1.0, 1.0, dies=1)
+    d2, e2 = weights_per_chip(model, lay, 1.0, 1.0, dies=2)
+    assert d2 == pytest.approx(2 * d1) and e2 == pytest.approx(e1)
+
+    def dense_weight_elements(dies):
+        w = step_work(model, lay, "decode", 1.0, 4096.0, "int8", 1.0, "int8", dies)
+        return sum(float(np.sum(g.n * g.k * g.count)) for g in w.gemms if g.cls != "expert")
+
+    def dense_tokens(dies):
+        w = step_work(model, lay, "decode", 1.0, 4096.0, "int8", 1.0, "int8", dies)
+        return sum(float(np.sum(g.m * g.count)) for g in w.gemms if g.cls != "expert")
+
+    assert dense_weight_elements(2) == pytest.approx(2 * dense_weight_elements(1))
+    assert dense_tokens(2) == pytest.approx(dense_tokens(1))  # same tokens, split over dies

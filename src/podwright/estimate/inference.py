@@ -123,7 +123,7 @@ class InferenceModel:
     def step(self, lay: InferLayouts, phase: str, new_tokens, context) -> dict[str, np.ndarray]:
         w = step_work(
             self.model, lay, phase, new_tokens, context, self.kv_dtype,
-            self.inf.expert_imbalance, self.prec,
+            self.inf.expert_imbalance, self.prec, self.chip.dies,
         )  # fmt: skip
         parts = {"weights_gemm": 0.0, "expert_gemm": 0.0}
         experts = [g for g in w.gemms if g.cls == "expert"]
@@ -158,7 +158,7 @@ class InferenceModel:
     def memory(self, lay: InferLayouts, ctx_max: float, new_tokens: float) -> dict[str, np.ndarray]:
         wb = DTYPE_BYTES[self.prec]
         eb = DTYPE_BYTES[self.eprec]
-        dense, expert = weights_per_chip(self.model, lay, wb, eb)
+        dense, expert = weights_per_chip(self.model, lay, wb, eb, self.chip.dies)
         kv = (lay.batch / lay.dp) * kv_bytes_per_token_per_chip(
             self.model, lay, ctx_max, self.kv_dtype
         )
@@ -386,7 +386,7 @@ def _step_collectives(m: InferenceModel, one: InferLayouts, phase: str, sim=None
     else:
         new, ctx = 1.0 + m.mtp_tokens()[0], inf.input_len + inf.output_len / 2.0
     w = step_work(m.model, one, "prefill" if phase == "prefill" else "decode", new, ctx,
-                  m.kv_dtype, inf.expert_imbalance, m.prec)  # fmt: skip
+                  m.kv_dtype, inf.expert_imbalance, m.prec, m.chip.dies)  # fmt: skip
     rows = []
     for c in w.comms:
         if not float(np.asarray(c.count)[0]) or float(np.asarray(c.group)[0]) <= 1:

@@ -45,6 +45,10 @@ class Chip(Sourced):
     scale_up: ScaleUpPort
     scale_out_gbps: PositiveFloat | None = None
     compute_units: PositiveInt | None = None  # SMs / CUs that GEMM tiles are spread over
+    # dies the package presents to software as separate devices (each its own rank, with its
+    # share of the HBM): serving runs attention data-parallel per die, so each die holds and
+    # reads its own copy of the non-expert weights (Ascend 910C: two)
+    dies: PositiveInt = 1
     tdp_w: PositiveFloat | None = None  # None where no source gives it; power then counts 0
     price_usd: PositiveFloat | None = None
 

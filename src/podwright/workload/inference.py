@@ -82,8 +82,11 @@ def kv_bytes_per_token_per_chip(model: ModelSpec, lay: InferLayouts, ctx, dtype:
     return per * layers * eff
 
 
-def weights_per_chip(model: ModelSpec, lay: InferLayouts, wbytes: float, ebytes: float):
-    """(dense bytes, expert bytes) of weights one chip holds."""
+def weights_per_chip(
+    model: ModelSpec, lay: InferLayouts, wbytes: float, ebytes: float, dies: int = 1
+):
+    """(dense bytes, expert bytes) of weights one chip holds; a chip of several dies that
+    software sees as devices holds the non-expert weights once per die."""
     per_stage = model.layers / lay.pp
     dense_l = (model.dense_layers if model.moe else model.layers) / lay.pp
     moe_l = model.moe_layers / lay.pp
@@ -92,7 +95,7 @@ def weights_per_chip(model: ModelSpec, lay: InferLayouts, wbytes: float, ebytes:
     dense = dense + moe_l * (model.shared_params + model.router_params)
     dense = dense / lay.tp + 2 * model.vocab * model.hidden / lay.tp / np.minimum(lay.pp, 2)
     expert = moe_l * np.ceil(model.experts / lay.ep) * model.expert_params / lay.etp
-    return dense * wbytes, expert * ebytes
+    return dies * dense * wbytes, expert * ebytes
 
 
 def step_work(
@@ -104,10 +107,12 @@ def step_work(
     kv_dtype: str,
     imbalance: float,
     precision: str,
+    dies: int = 1,
 ) -> Work:
     """One step on the busiest chip of a stage. Decode: every sequence adds `new_tokens` tokens
     (1, or 1 + MTP drafts) attending to `context` tokens; prefill: `new_tokens` prompt tokens
-    per sequence after `context` cached ones."""
+    per sequence after `context` cached ones. On a chip of `dies` devices each die runs the
+    non-expert GEMMs for its share of the sequences with its own copy of the weights."""
     h = model.hidden
     b = lay.batch / lay.dp  # sequences on each attention rank
     T = b * new_tokens  # tokens through each attention rank's GEMMs
@@ -117,7 +122,9 @@ def step_work(
     tp = lay.tp
     one = np.ones_like(T, dtype=float)
     w = Work()
-    w.gemms += projection_gemms(model, T, tp, per_stage, dense_l, moe_l)
+    for g in projection_gemms(model, T / dies, tp, per_stage, dense_l, moe_l):
+        g.count = g.count * dies
+        w.gemms.append(g)
     up = 2 if model.gated else 1
     if model.moe:
         total_tokens = lay.batch * new_tokens  # across the instance
@@ -133,7 +140,7 @@ def step_work(
                            ("expert_down", h * one, model.expert_ffn / lay.etp)):  # fmt: skip
             w.gemms.append(Gemm(name, m_e, n, k, cnt, "expert", group=local * p_hit))
     # one new token's logits per sequence, on the last stage
-    w.gemms.append(Gemm("lm_head", b * 1.0, model.vocab / tp, h * one, one, "head"))
+    w.gemms.append(Gemm("lm_head", b / dies, model.vocab / tp, h * one, dies * one, "head"))
 
     # attention core
     heads = model.heads / tp
