@@ -21,6 +21,7 @@ FACTORS = (
 # to other chips' median (see chip_factors).
 OPTIONAL = (
     "scale_up_a2a_fraction",
+    "decode_attention_bw_fraction",
     "gemm_fp4_peak_fraction",
     "attention_fa2_peak_fraction",
     "gemm_overlap_norm",

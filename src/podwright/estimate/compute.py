@@ -26,6 +26,7 @@ class ComputeModel:
     norm: float = 2.0  # how math and input traffic overlap in a GEMM's main loop (see gemm_one)
     attn_at_seq: float = 0.0  # sequence length at which `attn` was measured (0: not stated)
     attn_seq_half: float = 0.0  # tokens of per-row overhead of a flash-attention kernel
+    decode_hbm: float = 0.0  # B/s decode-attention kernels reach streaming the KV cache (0: hbm)
 
     @classmethod
     def of(
@@ -56,6 +57,9 @@ class ComputeModel:
             norm=f.get("gemm_overlap_norm", constants()["gemm_overlap_norm"]).at(side),
             attn_at_seq=attn.at_seq,
             attn_seq_half=constants()["attention_seq_half"].at(-side),
+            decode_hbm=chip.hbm_tbps * 1e12 * f["decode_attention_bw_fraction"].at(side)
+            if "decode_attention_bw_fraction" in f
+            else 0.0,
         )
 
     # output tiles a GEMM kernel may use (cuBLAS / CUTLASS / DeepGEMM tile shapes); the
@@ -167,6 +171,14 @@ class ComputeModel:
             scale = (1.0 + h / self.attn_at_seq) / (1.0 + h / np.maximum(seq, 1.0))
             rate = np.where(seq > 0, self.attn * scale, self.attn)
         t = np.maximum(np.asarray(flops) / rate, np.asarray(nbytes) / self.hbm)
+        return np.maximum(t, self.floor * np.asarray(kernels))
+
+    def decode_attention(self, flops, nbytes, kernels=0.0) -> np.ndarray:
+        """Seconds of decode-attention kernels (one new token per sequence against its KV
+        cache): FLOPs at the attention rate or the KV traffic at the bandwidth these kernels
+        reach on the chip where it is measured (else the chip's HBM fraction)."""
+        bw = self.decode_hbm or self.hbm
+        t = np.maximum(np.asarray(flops) / self.attn, np.asarray(nbytes) / bw)
         return np.maximum(t, self.floor * np.asarray(kernels))
 
     def memory(self, nbytes, kernels=0.0) -> np.ndarray:

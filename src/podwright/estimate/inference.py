@@ -130,9 +130,14 @@ class InferenceModel:
         others = [g for g in w.gemms if g.cls != "expert"]
         parts["expert_gemm"] = sum(self.comp_e.gemms(experts), 0.0)
         parts["weights_gemm"] = sum(self.comp.gemms(others), 0.0)
-        parts["attention_kv"] = self.comp.attention(
-            w.attn_flops, w.attn_bytes, w.attn_kernels, w.attn_seq
-        )
+        if phase == "decode":
+            parts["attention_kv"] = self.comp.decode_attention(
+                w.attn_flops, w.attn_bytes, w.attn_kernels
+            )
+        else:
+            parts["attention_kv"] = self.comp.attention(
+                w.attn_flops, w.attn_bytes, w.attn_kernels, w.attn_seq
+            )
         parts["elementwise"] = self.comp.memory(w.elem_bytes, w.elem_kernels)
         compute = sum(parts.values())
         comm = {"tp": 0.0, "ep": 0.0, "pp": 0.0}
