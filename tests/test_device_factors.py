@@ -17,6 +17,8 @@ def test_derived_factors_are_the_ones_the_catalog_cites():
     assert got["gemm_peak_fraction"]["value"] == pytest.approx(0.71, abs=0.01)
     assert got["hbm_bw_fraction"]["value"] == pytest.approx(0.88, abs=0.01)
     assert got["gemm_peak_fraction"]["catalog"] == pytest.approx(0.71)
+    assert got["decode_attention_bw_fraction"]["value"] == pytest.approx(0.91, abs=0.01)
+    assert got["decode_attention_bw_fraction"]["catalog"] == pytest.approx(0.91)
     assert got["(check) GEMM shape model |error|"]["value"] < 0.08
 
 

@@ -10,6 +10,8 @@ that anyone who runs the script on their own GPU gets the same numbers the same 
   eff(s) = A s / (s + h) over the sequence lengths measured (1/eff linear in 1/s), reported at
   the longest measured length as `at_seq`;
 - attention_fa2_peak_fraction: FlashAttention-2 (SDPA flash backend) at the Azure harness shape;
+- decode_attention_bw_fraction: the fastest backend's KV-cache bandwidth in the GQA decode rows
+  (one query token per sequence), median over the rows with at least 1 GiB of KV / HBM peak;
 - the GEMM shape model's error on every GEMM row of the file, with the catalog's factors.
 """
 
@@ -97,6 +99,20 @@ def _fa2(run: dict, chip: Chip) -> dict | None:
             "how": "SDPA flash backend (FlashAttention-2), batch 2, seq 8192, non-causal"}  # fmt: skip
 
 
+def _decode(run: dict, chip: Chip) -> dict | None:
+    best: dict[tuple, float] = {}
+    for r in run.get("decode_attention", []):
+        if "tbps" in r and r.get("kv_bytes", 0) >= 2**30:
+            key = (r["batch"], r["kv_len"])
+            best[key] = max(best.get(key, 0.0), r["tbps"])
+    if not best:
+        return None
+    return {"factor": "decode_attention_bw_fraction",
+            "value": float(np.median(list(best.values())) / chip.hbm_tbps),
+            "how": f"fastest backend per shape, median over {len(best)} GQA decode shapes with "
+                   f">= 1 GiB of KV cache / {chip.hbm_tbps:g} TB/s"}  # fmt: skip
+
+
 def derive(run: dict, chip: Chip) -> list[dict]:
     """Each factor the file supports: derived value, how, and the catalog's current value."""
     found = [
@@ -105,6 +121,7 @@ def derive(run: dict, chip: Chip) -> list[dict]:
         _hbm(run, chip),
         attention_fit(run, chip),
         _fa2(run, chip),
+        _decode(run, chip),
     ]
     current = chip_factors(chip.name)
     out = []
