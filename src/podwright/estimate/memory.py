@@ -9,7 +9,7 @@ import numpy as np
 
 from podwright.workload.layout import RECOMPUTE, SCHEDULES, TrainLayouts
 from podwright.workload.model import ModelSpec
-from podwright.workload.training import stage_layers, stage_params
+from podwright.workload.training import chunk_share, stage_layers, stage_params
 
 
 def activation_bytes_per_layer(
@@ -36,12 +36,13 @@ def activation_bytes_per_layer(
     return np.where(recompute == full, 2.0 * seq * mb * h, per)
 
 
-def in_flight(lay: TrainLayouts) -> np.ndarray:
-    """Micro-batches whose activations the first stage holds at once."""
+def in_flight(model: ModelSpec, lay: TrainLayouts) -> np.ndarray:
+    """Micro-batches whose activations the first stage holds at once (interleaving adds
+    (PP - 1) warm-up chunks, each the largest virtual chunk's share of the stage)."""
     m = lay.microbatches
     pp = lay.pp
     base = np.minimum(pp, m).astype(float)
-    inter = base * (1 + (pp - 1) / (pp * np.maximum(lay.vpp, 1)))
+    inter = base * (1 + (pp - 1) * chunk_share(model, lay) / pp)
     gpipe = m.astype(float)
     dual = np.minimum(pp + 1, m).astype(float)
     s = lay.schedule
@@ -107,7 +108,7 @@ def activation_parts(
 
 def activation_memory(model: ModelSpec, lay: TrainLayouts, seq: int) -> np.ndarray:
     per_mb, logits = activation_parts(model, lay, seq)
-    return per_mb * in_flight(lay) + logits
+    return per_mb * in_flight(model, lay) + logits
 
 
 def training_memory(model: ModelSpec, lay: TrainLayouts, seq: int) -> dict[str, np.ndarray]:

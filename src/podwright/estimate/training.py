@@ -17,6 +17,7 @@ from podwright.workload.layout import RECOMPUTE, SCHEDULES, TrainLayouts
 from podwright.workload.model import ModelSpec
 from podwright.workload.training import (
     MEGATRON_ORDER,
+    chunk_share,
     dp_comms,
     model_flops_per_token,
     stage_layers,
@@ -168,10 +169,11 @@ def _layout_costs(model, sub, seq, precision, comp, net, overlap, order, attenti
     per_mb = compute + exposed_mb
     pp = sub.pp.astype(float)
     s = sub.schedule
+    # interleaved: the bubble is (PP - 1) warm-up slots of the largest virtual chunk
     bubble = np.select(
         [s == SCHEDULES.index("interleaved"), s == SCHEDULES.index("dualpipe")],
         [
-            (pp - 1) / np.maximum(sub.vpp, 1) * per_mb,
+            (pp - 1) * chunk_share(model, sub) * per_mb,
             np.maximum(pp / 2 - 1, 0) * (fwd + 0.5 * (bwd + recompute_t)),
         ],
         (pp - 1) * per_mb,
@@ -238,7 +240,7 @@ def _recomputed_layers(model, lay: TrainLayouts, chip, c_all: dict, c_none: dict
     each chunk; N is stated (rc_layers > 0), every layer (0), or the fewest that fit (-1)."""
     dense_l, moe_l = stage_layers(model, lay)
     chunk = np.ceil((dense_l + moe_l) / np.maximum(lay.vpp, 1))
-    flight = in_flight(lay)
+    flight = in_flight(model, lay)
     room = chip.hbm_gb * 1e9 - sum(c_all["state"].values()) - c_all["logits"]
     saved = flight * (c_none["act_mb"] - c_all["act_mb"])
     need = (flight * c_none["act_mb"] - room) / np.maximum(saved, 1e-30)
@@ -308,7 +310,7 @@ def evaluate_training(
 
     m = lay.microbatches.astype(float)
     step = m * c["per_mb"] + c["bubble"] + c["dp_exposed"] + c["optimizer"]
-    mem = c["state"] | {"activations": c["act_mb"] * in_flight(lay) + c["logits"]}
+    mem = c["state"] | {"activations": c["act_mb"] * in_flight(model, lay) + c["logits"]}
     total_mem = mem["weights"] + mem["gradients"] + mem["optimizer"] + mem["activations"]
     chips = float(fabric.chips)
     tokens = lay.gbs.astype(float) * seq

@@ -3,7 +3,6 @@
 
 from __future__ import annotations
 
-import itertools
 from collections import Counter
 from dataclasses import dataclass
 
@@ -80,8 +79,6 @@ def _values(key: str, value, chips: int, model: ModelSpec) -> list:
         return [None]
     if key == "ep":
         return [d for d in divisors(chips) if model.experts and model.experts % d == 0] or [1]
-    if key == "vpp":
-        return [1, 2, 3, 4, 5, 6, 8, 12]
     if key == "mb":
         return [1, 2, 4, 8]
     if key == "zero":
@@ -91,6 +88,25 @@ def _values(key: str, value, chips: int, model: ModelSpec) -> list:
     if key == "schedule":
         return list(SCHEDULES)
     raise KeyError(key)
+
+
+def _pp_vpp_pairs(pps: list[int], vpp, model: ModelSpec) -> np.ndarray:
+    """(pp, vpp) pairs to try. Megatron-Core's --pipeline-model-parallel-layout lets virtual
+    chunks hold unequal layer counts, so any depth up to the layers per stage L is possible. The
+    bubble depends only on the largest chunk, ceil(L / vpp) layers, so under `auto` each chunk
+    size is tried once, at the smallest depth that gives it (fewer pipeline sends, same bubble)."""
+    pairs = []
+    for p in pps:
+        stage = -(-model.layers // p)
+        depths = [vpp] if vpp != "auto" else {-(-stage // c) for c in range(1, stage + 1)}
+        pairs += [(p, v) for v in sorted(depths)]
+    return np.array(pairs, dtype=np.int64).reshape(-1, 2)
+
+
+def _product(*axes) -> np.ndarray:
+    """Cartesian product of integer axes, one row per combination."""
+    mesh = np.meshgrid(*[np.asarray(a, dtype=np.int64) for a in axes], indexing="ij")
+    return np.stack([m.ravel() for m in mesh], axis=1)
 
 
 def enumerate_layouts(training, model: ModelSpec, chips: int) -> tuple[TrainLayouts, Counter]:
@@ -104,7 +120,6 @@ def enumerate_layouts(training, model: ModelSpec, chips: int) -> tuple[TrainLayo
         "dp": _values("dp", par.dp, chips, model),
         "ep": _values("ep", par.ep, chips, model),
         "etp": _values("etp", par.etp, chips, model),
-        "vpp": _values("vpp", par.vpp, chips, model),
         "mb": _values("mb", training.micro_batch, chips, model),
         "zero": _values("zero", training.zero, chips, model),
         "recompute": _values("recompute", training.recompute or "auto", chips, model),
@@ -112,18 +127,14 @@ def enumerate_layouts(training, model: ModelSpec, chips: int) -> tuple[TrainLayo
     }
     if par.etp == "auto" and not model.moe:
         grid["etp"] = [1]
-    combos = np.array(
-        list(
-            itertools.product(
-                grid["tp"], grid["pp"], grid["cp"], [0], grid["ep"], grid["etp"], grid["vpp"],
-                grid["mb"], grid["zero"],
-                [RECOMPUTE.index(r) for r in grid["recompute"]],
-                [-1 if s is None else SCHEDULES.index(s) for s in grid["schedule"]],
-            )
-        ),
-        dtype=np.int64,
+    pairs = _pp_vpp_pairs(grid["pp"], par.vpp, model)
+    combos = _product(
+        grid["tp"], np.arange(len(pairs)), grid["cp"], grid["ep"], grid["etp"], grid["mb"],
+        grid["zero"], [RECOMPUTE.index(r) for r in grid["recompute"]],
+        [-1 if s is None else SCHEDULES.index(s) for s in grid["schedule"]],
     )  # fmt: skip
-    tp, pp, cp, _, ep, etp, vpp, mb, zero, rec, sch = combos.T
+    tp, pair, cp, ep, etp, mb, zero, rec, sch = combos.T
+    pp, vpp = pairs[pair].T
     fixed_dp = grid["dp"][0]
     rejected: Counter = Counter()
     keep = np.ones(len(tp), dtype=bool)
@@ -167,11 +178,6 @@ def enumerate_layouts(training, model: ModelSpec, chips: int) -> tuple[TrainLayo
         "interleaved: micro-batches not a multiple of PP",
     )
     reject(np.ceil(model.layers / pp) < vpp, "fewer layers per stage than vpp")
-    even = model.layers % pp == 0
-    reject(
-        even & ((model.layers // np.maximum(pp, 1)) % vpp != 0),
-        "vpp does not divide the layers per stage",
-    )
     reject((sch == 2) & (pp % 2 != 0), "dualpipe needs an even PP")
     sp_cfg = training.sequence_parallel
     sp = np.where(tp > 1, True if sp_cfg is None else bool(sp_cfg), False)
@@ -199,6 +205,5 @@ REASON_FIELD = {
     "interleaving needs PP > 1": "training.parallel.vpp",
     "interleaved: micro-batches not a multiple of PP": "training.global_batch",
     "fewer layers per stage than vpp": "training.parallel.vpp",
-    "vpp does not divide the layers per stage": "training.parallel.vpp",
     "dualpipe needs an even PP": "training.parallel.pp",
 }

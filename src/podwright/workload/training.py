@@ -43,6 +43,13 @@ def stage_layers(model: ModelSpec, lay: TrainLayouts):
     return per - moe, moe
 
 
+def chunk_share(model: ModelSpec, lay: TrainLayouts) -> np.ndarray:
+    """Share of the most loaded stage's layers that its largest virtual pipeline chunk holds:
+    1/vpp when vpp divides the stage's layers, more when the chunks are unequal."""
+    stage = sum(stage_layers(model, lay))
+    return np.ceil(stage / np.maximum(lay.vpp, 1)) / np.maximum(stage, 1)
+
+
 MEGATRON_ORDER = ("tp", "cp", "dp", "pp")
 # bytes per element of an FP8 cast with transpose: read 16-bit, write row- and column-wise copies
 CAST_BYTES = 4.0
