@@ -593,3 +593,76 @@ def test_decode_attention_streams_the_kv_cache_at_its_measured_bandwidth():
     assert h100.decode_attention(0.0, kv) == pytest.approx(kv / (3.35e12 * 0.91))
     mi300x = ComputeModel.of(load_chip("mi300x"), "fp8")
     assert mi300x.decode_attention(0.0, kv) == pytest.approx(mi300x.memory(kv))
+
+
+def _fp4_prefill(system: str) -> dict:
+    return {
+        "system": system, "chips": 4, "model": "deepseek-r1", "precision": "fp8",
+        "precision_experts": "fp4",
+        "inference": {"phase": "prefill", "input_len": 2048, "batch": "auto", "instance_chips": 2,
+                      "parallel": {"tp": 1, "pp": 1, "ep": 2, "attn_dp": 2}},
+    }  # fmt: skip
+
+
+def test_fp4_weights_carry_their_block_scales():
+    """NVFP4 stores one FP8 scale per 16 values: 4.5 bits per weight, not 4."""
+    from podwright.estimate.inference import enumerate_inference
+    from podwright.specs.catalog import element_bytes
+    from podwright.workload.inference import weights_per_chip
+    from podwright.workload.model import load_model
+
+    assert element_bytes()["fp4"] == pytest.approx(0.5 + 1 / 16)
+    model = load_model("deepseek-r1")
+    lay = enumerate_inference(parse_scenario(_fp4_prefill("gb200-nvl72")).inference, model, 4)[0]
+    _, expert = weights_per_chip(model, lay.take([0]), 1.0, element_bytes()["fp4"], 1)
+    _, plain = weights_per_chip(model, lay.take([0]), 1.0, 0.5, 1)
+    assert expert[0] == pytest.approx(plain[0] * 1.125)
+
+
+def test_weights_that_do_not_fit_stream_from_host_memory():
+    """DeepSeek-R1 with NVFP4 experts on two GPUs needs ~200 GB per GPU: GB200 (186 GB, with
+    NVLink-C2C to the Grace memory) keeps the excess in host memory and streams it back each
+    forward pass; a layout that fits in HBM never offloads."""
+    p = predict(parse_scenario(_fp4_prefill("gb200-nvl72")))
+    assert p["fits"] and p["inference"]["offloaded_gb_per_chip"] > 5
+    assert p["inference"]["memory_gb_per_chip"] <= 186 + 1e-6
+    four = _fp4_prefill("gb200-nvl72")
+    four["inference"] = four["inference"] | {"instance_chips": 4,
+                                             "parallel": {"tp": 1, "pp": 1, "ep": 4, "attn_dp": 4}}  # fmt: skip
+    assert "offloaded_gb_per_chip" not in predict(parse_scenario(four))["inference"]
+    # streaming is charged: a slower host link can only lengthen the pass
+    from podwright.estimate.inference import InferenceModel, enumerate_inference
+    from podwright.workload.model import load_model
+
+    s = parse_scenario(_fp4_prefill("gb200-nvl72"))
+    model, fabric = load_model("deepseek-r1"), build("gb200-nvl72", 4)
+    lay = enumerate_inference(s.inference, model, 4)[0]
+    fast = InferenceModel(s, model, fabric, offload=True).prefill(lay)["ttft_s"]
+    fabric.chip = fabric.chip.model_copy(update={"host_bw": 1.0})
+    slow = InferenceModel(s, model, fabric, offload=True).prefill(lay)["ttft_s"]
+    assert (slow >= fast).all() and (slow > fast).any()
+
+
+def test_interleaving_needs_no_divisor_of_the_stage():
+    """92 layers on PP4 leaves 23 (prime) per stage. Megatron-Core's custom pipeline layouts
+    still interleave it; the bubble is the largest virtual chunk's share, ceil(23/vpp)/23."""
+    base = {
+        "system": "hgx-h100-ib", "chips": 1536,
+        "model": {"hidden_size": 10240, "num_hidden_layers": 92, "num_attention_heads": 80,
+                  "num_key_value_heads": 80, "intermediate_size": 40960, "vocab_size": 131072,
+                  "hidden_act": "gelu"},
+        "training": {"seq_len": 4096, "global_batch": 768, "zero": 1,
+                     "parallel": {"tp": 8, "pp": 4, "dp": 48, "cp": 1, "vpp": 1}},
+    }  # fmt: skip
+
+    def bubble(vpp):
+        s = json.loads(json.dumps(base))
+        s["training"]["parallel"]["vpp"] = vpp
+        p = predict(parse_scenario(s))
+        return p["training"]["breakdown_s"]["pipeline_bubble"], p["layout"]["parallel"]["vpp"]
+
+    one, _ = bubble(1)
+    for vpp in (5, 6, 23):
+        # (per micro-batch time grows a little with vpp: one more pipeline send per chunk)
+        assert bubble(vpp)[0] / one == pytest.approx(math.ceil(23 / vpp) / 23, rel=0.08)
+    assert bubble("auto")[1] > 1

@@ -8,10 +8,11 @@ import numpy as np
 
 from podwright.estimate.calibration import chip_factors, constants
 from podwright.specs import Chip
+from podwright.specs.catalog import element_bytes
 from podwright.workload.operations import Gemm
 
 LOW_PRECISION = ("fp8", "fp4", "int8")
-BYTES = {"fp32": 4.0, "tf32": 4.0, "bf16": 2.0, "fp16": 2.0, "fp8": 1.0, "int8": 1.0, "fp4": 0.5}
+BYTES = element_bytes()
 
 
 @dataclass(frozen=True)

@@ -106,8 +106,11 @@ def enumerate_inference(inf, model: ModelSpec, chips: int) -> tuple[InferLayouts
 class InferenceModel:
     """Prices steps of one scenario on its fabric."""
 
-    def __init__(self, scenario, model: ModelSpec, fabric, side: int = 0, network=None):
+    def __init__(
+        self, scenario, model: ModelSpec, fabric, side: int = 0, network=None, offload=False
+    ):
         self.s = scenario
+        self.offload = bool(offload and fabric.chip.host_bw)
         self.inf = scenario.inference
         self.model = model
         self.fabric = fabric
@@ -169,7 +172,36 @@ class InferenceModel:
         )
         tokens = lay.batch / lay.dp * new_tokens
         scratch = 2.0 * tokens * (4 * self.model.hidden + 2 * self.model.ffn / lay.tp)
-        return {"weights": dense + expert, "kv_cache": kv, "activations": scratch}
+        mem = {"weights": dense + expert, "kv_cache": kv, "activations": scratch}
+        off = self.offloaded(mem)
+        return mem | {"weights": mem["weights"] - off, "offloaded": off}
+
+    def offloaded(self, mem: dict) -> np.ndarray:
+        """Weight bytes per chip kept in host memory (vLLM and SGLang --cpu-offload-gb) and
+        streamed back over the chip's host link every forward pass: only where the weights
+        alone exceed what the engine may use, and then what the KV cache and activations
+        overflow. Zero on chips without a catalogued host link. The KV cache and activations
+        never move, so a batch they overflow on their own still does not fit. Only in a model
+        built with offload=True: predict allows it where no layout fits in HBM."""
+        if not self.offload:
+            return np.zeros_like(mem["weights"])
+        hbm = self.chip.hbm_gb * 1e9
+        f = self.policy["memory_fraction"]
+        if self.policy["memory_budget"] == "free":
+            budget = hbm
+            over = mem["weights"] + mem["activations"] + mem["kv_cache"] / f - hbm
+        else:
+            budget = f * hbm
+            over = hbm_bytes(mem) - budget
+        return np.where(mem["weights"] > budget, np.clip(over, 0.0, mem["weights"]), 0.0)
+
+    def _with_offload(self, lay: InferLayouts, st: dict, mem: dict) -> np.ndarray:
+        """The pass time once offloaded weights stream in: prefetched under each pipeline
+        stage's compute, they add only what the stream takes beyond it."""
+        if not self.offload:
+            return st["total"]
+        stream = mem["offloaded"] / (self.chip.host_bw * 1e9)
+        return st["total"] + lay.pp * np.maximum(0.0, stream - st["stage"])
 
     def mtp_tokens(self) -> tuple[int, float]:
         """(draft tokens proposed per step, expected tokens per step). accept_rate is accepted /
@@ -184,14 +216,14 @@ class InferenceModel:
         drafts, per_step = self.mtp_tokens()
         ctx = inf.input_len + inf.output_len / 2.0
         st = self.step(lay, "decode", 1.0 + drafts, ctx)
-        # one MTP module (about one layer) runs per draft token
-        step = st["total"] * (1 + drafts / self.model.layers)
-        tpot = step / per_step
         # paged KV cache under continuous batching: sequences are spread over their decode, so
         # the batch holds on average input + output/2 tokens per sequence (unless the engine
         # reserves whole sequences)
         held = inf.input_len + inf.output_len if self.policy["kv_reservation"] == "full" else ctx
         mem = self.memory(lay, held, 1.0 + drafts)
+        # one MTP module (about one layer) runs per draft token
+        step = self._with_offload(lay, st, mem) * (1 + drafts / self.model.layers)
+        tpot = step / per_step
         return {
             "tpot_s": tpot,
             "tokens_per_s_per_chip": lay.batch * per_step / step / lay.n,
@@ -204,8 +236,8 @@ class InferenceModel:
         cached = inf.input_len * inf.cache_hit
         new = inf.input_len - cached
         st = self.step(lay, "prefill", new, cached)
-        ttft = st["total"]
         mem = self.memory(lay, inf.input_len, new)
+        ttft = self._with_offload(lay, st, mem)
         return {
             "ttft_s": ttft,
             # prompt tokens including prefix-cache hits, as DeepSeek reports its prefill rate
@@ -219,7 +251,12 @@ class InferenceModel:
         f = self.policy["memory_fraction"]
         if self.policy["memory_budget"] == "free":  # KV gets f of what the rest leaves
             return mem["weights"] + mem["activations"] + mem["kv_cache"] / f <= hbm
-        return sum(mem.values()) <= f * hbm
+        return hbm_bytes(mem) <= f * hbm
+
+
+def hbm_bytes(mem: dict) -> np.ndarray:
+    """Bytes per chip in HBM (weights kept in host memory excluded)."""
+    return mem["weights"] + mem["kv_cache"] + mem["activations"]
 
 
 def _choose(score, ok) -> int:
@@ -258,6 +295,22 @@ def _serve(m: InferenceModel, lay: InferLayouts) -> dict[str, np.ndarray]:
     }
 
 
+def _evaluate(m: InferenceModel, lay: InferLayouts) -> tuple[dict, np.ndarray]:
+    """Every candidate's result for the scenario's phase, and which fit and meet the SLO."""
+    inf, slo = m.inf, m.inf.slo
+    if inf.phase == "decode":
+        r = m.decode(lay)
+        ok = m.fits(r["memory"]) & (r["tpot_s"] * 1e3 <= (slo.tpot_ms or np.inf))
+    elif inf.phase == "prefill":
+        r = m.prefill(lay)
+        ok = m.fits(r["memory"]) & (r["ttft_s"] * 1e3 <= (slo.ttft_ms or np.inf))
+    else:
+        r = _serve(m, lay)
+        ok = m.fits(r["memory"]) & (r["tpot_s"] * 1e3 <= (slo.tpot_ms or np.inf))
+        ok &= r["ttft_s"] * 1e3 <= (slo.ttft_ms or np.inf)
+    return r, ok
+
+
 def predict_inference(scenario, explain: bool = False, network=None) -> dict:
     """Chooses the layout and batch with the analytical network model; `network` (a factory
     fabric, side -> network model) then prices the chosen one, e.g. the flow simulator."""
@@ -271,17 +324,11 @@ def predict_inference(scenario, explain: bool = False, network=None) -> dict:
     if inf.disaggregated:
         return _predict_disaggregated(scenario, model, fabric, explain, network)
     m = InferenceModel(scenario, model, fabric)
-    slo = inf.slo
-    if inf.phase == "decode":
-        r = m.decode(lay)
-        ok = m.fits(r["memory"]) & (r["tpot_s"] * 1e3 <= (slo.tpot_ms or np.inf))
-    elif inf.phase == "prefill":
-        r = m.prefill(lay)
-        ok = m.fits(r["memory"]) & (r["ttft_s"] * 1e3 <= (slo.ttft_ms or np.inf))
-    else:
-        r = _serve(m, lay)
-        ok = m.fits(r["memory"]) & (r["tpot_s"] * 1e3 <= (slo.tpot_ms or np.inf))
-        ok &= r["ttft_s"] * 1e3 <= (slo.ttft_ms or np.inf)
+    r, ok = _evaluate(m, lay)
+    if not m.fits(r["memory"]).any() and fabric.chip.host_bw:
+        # nothing fits in HBM: the engine keeps part of the weights in host memory
+        m = InferenceModel(scenario, model, fabric, offload=True)
+        r, ok = _evaluate(m, lay)
     i = _choose(r["tokens_per_s_per_chip"], ok)
     fits = i >= 0
     if not fits:
@@ -291,18 +338,22 @@ def predict_inference(scenario, explain: bool = False, network=None) -> dict:
             "no layout and batch meets the SLO" if i >= 0 else "the weights and KV cache do not fit"
         )
         if i < 0:
-            i = int(np.argmin(sum(r["memory"].values())))
+            i = int(np.argmin(hbm_bytes(r["memory"])))
     one = lay.take([i])
     out: dict = {"scenario": scenario.name, "fits": bool(fits)}
     if not fits:
-        need = float(sum(v[i] for v in r["memory"].values())) / 1e9
+        need = float(hbm_bytes(r["memory"])[i]) / 1e9
         out["reason"] = (
             f"{reason} (best candidate needs {need:.1f} GB of {fabric.chip.hbm_gb:g} GB)"
         )
-    priced = InferenceModel(scenario, model, fabric, network=network) if network else m
+    priced = (
+        InferenceModel(scenario, model, fabric, network=network, offload=m.offload)
+        if network
+        else m
+    )
     out["inference"] = _metrics(priced, one, inf.phase)
     out["layout"] = one.row(0)
-    out["band"] = _band(scenario, model, fabric, one, inf.phase, network)
+    out["band"] = _band(scenario, model, fabric, one, inf.phase, network, m.offload)
     if explain:
         out["explain"] = _explain(m, one, inf.phase, r, ok, lay, priced if network else None)
     if network:
@@ -328,17 +379,20 @@ def _metrics(m: InferenceModel, one: InferLayouts, phase: str) -> dict:
         body["decode_tokens_per_s_per_chip"] = float(s["tokens_per_s_per_chip"][0])
         body["tpot_ms"] = float(s["tpot_s"][0] * 1e3)
         body["ttft_ms"] = float(s["ttft_s"][0] * 1e3)
-    body["memory_gb_per_chip"] = float(sum(v[0] for v in mem.values()) / 1e9)
-    body["memory_gb"] = {k: float(v[0] / 1e9) for k, v in mem.items()}
+    body["memory_gb_per_chip"] = float(hbm_bytes(mem)[0] / 1e9)
+    body["memory_gb"] = {k: float(v[0] / 1e9) for k, v in mem.items() if k != "offloaded"}
+    if mem["offloaded"][0] > 0:  # weights the engine keeps in host memory
+        body["offloaded_gb_per_chip"] = float(mem["offloaded"][0] / 1e9)
     if inf.mtp:
         body["tokens_per_step"] = m.mtp_tokens()[1]
     return body
 
 
-def _band(scenario, model, fabric, one, phase, network=None) -> dict:
+def _band(scenario, model, fabric, one, phase, network=None, offload=False) -> dict:
     out: dict = {}
     sides = [
-        _metrics(InferenceModel(scenario, model, fabric, s, network), one, phase) for s in (-1, 1)
+        _metrics(InferenceModel(scenario, model, fabric, s, network, offload), one, phase)
+        for s in (-1, 1)
     ]
     for key in (
         "tpot_ms",

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from functools import lru_cache
+from functools import cache, lru_cache
 from importlib import resources
 from pathlib import Path
 
@@ -183,3 +183,14 @@ def load_model_config(name_or_path: str) -> dict:
     if not isinstance(data, dict):
         raise InputError("model", f"{path} must hold a JSON object")
     return data
+
+
+@cache
+def element_bytes() -> dict[str, float]:
+    """Bytes per stored element of each precision, block scales included
+    (catalog/number_formats.yaml)."""
+    data = read_yaml(CATALOG / "number_formats.yaml", "catalog/number_formats.yaml")["formats"]
+    return {
+        name: f["bits"] / 8 + (f["scale_bits"] / 8 / f["block"] if f["block"] else 0.0)
+        for name, f in data.items()
+    }

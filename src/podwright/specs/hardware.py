@@ -49,6 +49,9 @@ class Chip(Sourced):
     # share of the HBM): serving runs attention data-parallel per die, so each die holds and
     # reads its own copy of the non-expert weights (Ascend 910C: two)
     dies: PositiveInt = 1
+    # GB/s one direction between the chip and its host CPU's memory (PCIe, NVLink-C2C); serving
+    # engines stream weights that HBM cannot hold over it (None: no offload modelled)
+    host_bw: PositiveFloat | None = None
     tdp_w: PositiveFloat | None = None  # None where no source gives it; power then counts 0
     price_usd: PositiveFloat | None = None
 

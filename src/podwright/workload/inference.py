@@ -13,6 +13,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from podwright.specs.catalog import element_bytes
 from podwright.workload.model import ModelSpec
 from podwright.workload.operations import (
     ELEMENTWISE_KERNELS_PER_LAYER,
@@ -24,7 +25,7 @@ from podwright.workload.operations import (
     projection_gemms,
 )
 
-DTYPE_BYTES = {"fp32": 4, "tf32": 4, "bf16": 2, "fp16": 2, "fp8": 1, "int8": 1, "fp4": 0.5}
+DTYPE_BYTES = element_bytes()
 
 
 @dataclass

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from podwright.specs.catalog import element_bytes
 from podwright.workload.layout import TrainLayouts
 from podwright.workload.model import ModelSpec
 from podwright.workload.operations import (
@@ -30,7 +31,7 @@ from podwright.workload.operations import (
     projection_gemms,
 )
 
-DTYPE_BYTES = {"fp32": 4, "tf32": 4, "bf16": 2, "fp16": 2, "fp8": 1, "int8": 1, "fp4": 0.5}
+DTYPE_BYTES = element_bytes()
 
 
 def stage_layers(model: ModelSpec, lay: TrainLayouts):
