@@ -666,3 +666,33 @@ def test_interleaving_needs_no_divisor_of_the_stage():
         # (per micro-batch time grows a little with vpp: one more pipeline send per chunk)
         assert bubble(vpp)[0] / one == pytest.approx(math.ceil(23 / vpp) / 23, rel=0.08)
     assert bubble("auto")[1] > 1
+
+
+def test_expected_max_of_poisson_counts():
+    from podwright.estimate.batching import expected_max_poisson, imbalance_prompts
+
+    rng = np.random.default_rng(7)
+    for lam, n in ((0.19, 8), (0.6, 4), (2.0, 16)):
+        draws = rng.poisson(lam, size=(200_000, n)).max(axis=1).mean()
+        assert expected_max_poisson(np.array([lam]), np.array([n]))[0] == pytest.approx(
+            draws, rel=0.01
+        )
+    assert expected_max_poisson(np.array([0.7]), np.array([1]))[0] == pytest.approx(0.7)
+    assert imbalance_prompts(np.array([0.7]), np.array([1]))[0] == 0.0
+
+
+def test_attention_dp_ranks_wait_for_each_others_prompts():
+    """In-flight batching with attention DP: an iteration lasts as long as the rank prefilling;
+    synchronising prompts across ranks (adp_balance) removes the wait; TP attention is one rank."""
+
+    def rate(parallel, balance):
+        s = {"system": "hgx-b200-ib", "chips": 8, "model": "deepseek-r1", "precision": "fp8",
+             "precision_experts": "fp4",
+             "inference": {"phase": "serve", "input_len": 1024, "output_len": 2048, "batch": 3072,
+                           "instance_chips": 8, "parallel": parallel, "adp_balance": balance}}  # fmt: skip
+        return predict(parse_scenario(s))["inference"]["decode_tokens_per_s_per_chip"]
+
+    adp = {"tp": 1, "pp": 1, "ep": 8, "attn_dp": 8}
+    assert rate(adp, False) < 0.85 * rate(adp, True)
+    tp = {"tp": 8, "pp": 1, "ep": 8, "attn_dp": 1}
+    assert rate(tp, False) == pytest.approx(rate(tp, True))

@@ -9,6 +9,7 @@ from collections import Counter
 import numpy as np
 
 from podwright.errors import InputError
+from podwright.estimate.batching import imbalance_prompts
 from podwright.estimate.compute import ComputeModel
 from podwright.estimate.network import NetworkModel
 from podwright.specs.catalog import CATALOG, read_yaml
@@ -269,7 +270,8 @@ def _serve(m: InferenceModel, lay: InferLayouts) -> dict[str, np.ndarray]:
     """Prefill and decode sharing an instance (chunked prefill): every request's prompt is
     processed between decode steps, so the instance's output rate is
     B*O / (O*TPOT(B) + B*t_prefill), with t_prefill the prompt time per request at the
-    instance's best prefill batch."""
+    instance's best prefill batch. With attention data parallelism each iteration also waits
+    for its busiest rank's prompts (estimate/batching.py) unless `adp_balance` is stated."""
     inf = m.inf
     dec = m.decode(lay)
     pre = m.prefill(lay)
@@ -284,6 +286,11 @@ def _serve(m: InferenceModel, lay: InferLayouts) -> dict[str, np.ndarray]:
     t_req = np.where(np.isfinite(best[inv]), best[inv], per_req)
     out_len = float(inf.output_len)
     cycle = out_len * dec["tpot_s"] + lay.batch * t_req
+    if not inf.adp_balance:
+        parts = pre["parts"]
+        local = 1.0 - parts["expert_gemm"] / np.maximum(parts["stage"], 1e-30)
+        wait = imbalance_prompts(lay.batch / lay.dp / out_len, lay.dp)
+        cycle = cycle + out_len * wait * t_req * lay.dp * local
     rate = lay.batch * out_len / cycle  # output tokens/s per instance
     return {
         "tokens_per_s_per_chip": rate / lay.n,

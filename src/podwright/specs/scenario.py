@@ -122,6 +122,9 @@ class Inference(Strict):
     engine: str | None = None
     memory_fraction: Annotated[float, Field(gt=0, le=1)] | None = None
     kv_reservation: Literal["average", "full"] | None = None
+    # optional, phase serve with attention DP: prompts are synchronised across the ranks
+    # (TensorRT-LLM attention_dp_config.enable_balance), so no rank waits for another's prefill
+    adp_balance: bool = False
 
 
 class Economics(Strict):
