@@ -302,20 +302,37 @@ def _serve(m: InferenceModel, lay: InferLayouts) -> dict[str, np.ndarray]:
     }
 
 
-def _evaluate(m: InferenceModel, lay: InferLayouts) -> tuple[dict, np.ndarray]:
-    """Every candidate's result for the scenario's phase, and which fit and meet the SLO."""
-    inf, slo = m.inf, m.inf.slo
-    if inf.phase == "decode":
-        r = m.decode(lay)
-        ok = m.fits(r["memory"]) & (r["tpot_s"] * 1e3 <= (slo.tpot_ms or np.inf))
-    elif inf.phase == "prefill":
-        r = m.prefill(lay)
-        ok = m.fits(r["memory"]) & (r["ttft_s"] * 1e3 <= (slo.ttft_ms or np.inf))
-    else:
-        r = _serve(m, lay)
-        ok = m.fits(r["memory"]) & (r["tpot_s"] * 1e3 <= (slo.tpot_ms or np.inf))
+def _phase_result(m: InferenceModel, lay: InferLayouts) -> dict:
+    phase = m.inf.phase
+    return (
+        m.decode(lay)
+        if phase == "decode"
+        else m.prefill(lay)
+        if phase == "prefill"
+        else _serve(m, lay)
+    )
+
+
+def price_candidates(scenario, model, fabric, lay: InferLayouts) -> tuple[InferenceModel, dict]:
+    """The model that prices the scenario and every candidate's result for its phase: weights
+    in HBM where any candidate fits there, else with the excess kept in host memory."""
+    m = InferenceModel(scenario, model, fabric)
+    r = _phase_result(m, lay)
+    if not m.fits(r["memory"]).any() and fabric.chip.host_bw:
+        m = InferenceModel(scenario, model, fabric, offload=True)
+        r = _phase_result(m, lay)
+    return m, r
+
+
+def meets_slo(m: InferenceModel, r: dict) -> np.ndarray:
+    """Candidates whose TPOT (decode, serve) and TTFT (prefill, serve) meet the SLO."""
+    phase, slo = m.inf.phase, m.inf.slo
+    ok = np.ones_like(r["tokens_per_s_per_chip"], dtype=bool)
+    if phase != "prefill":
+        ok &= r["tpot_s"] * 1e3 <= (slo.tpot_ms or np.inf)
+    if phase != "decode":
         ok &= r["ttft_s"] * 1e3 <= (slo.ttft_ms or np.inf)
-    return r, ok
+    return ok
 
 
 def predict_inference(scenario, explain: bool = False, network=None) -> dict:
@@ -330,12 +347,8 @@ def predict_inference(scenario, explain: bool = False, network=None) -> dict:
     lay, rejected = enumerate_inference(inf, model, scenario.chips)
     if inf.disaggregated:
         return _predict_disaggregated(scenario, model, fabric, explain, network)
-    m = InferenceModel(scenario, model, fabric)
-    r, ok = _evaluate(m, lay)
-    if not m.fits(r["memory"]).any() and fabric.chip.host_bw:
-        # nothing fits in HBM: the engine keeps part of the weights in host memory
-        m = InferenceModel(scenario, model, fabric, offload=True)
-        r, ok = _evaluate(m, lay)
+    m, r = price_candidates(scenario, model, fabric, lay)
+    ok = m.fits(r["memory"]) & meets_slo(m, r)
     i = _choose(r["tokens_per_s_per_chip"], ok)
     fits = i >= 0
     if not fits:

@@ -12,8 +12,9 @@ from podwright.errors import InputError
 from podwright.estimate.inference import (
     InferenceModel,
     _metrics,
-    _serve,
     enumerate_inference,
+    meets_slo,
+    price_candidates,
 )
 from podwright.estimate.predict import fabric_for, train_candidates, training_prediction
 from podwright.estimate.training import evaluate_scenario
@@ -84,19 +85,12 @@ def _search_training(scenario, model, fabric, top, objective) -> dict:
 def _search_inference(scenario, model, fabric, top, objective) -> dict:
     inf = scenario.inference
     lay, rejected = enumerate_inference(inf, model, scenario.chips)
-    m = InferenceModel(scenario, model, fabric)
-    if inf.phase == "prefill":
-        r = m.prefill(lay)
-        latency = r["ttft_s"] * 1e3
-        limit = inf.slo.ttft_ms or np.inf
-    else:
-        r = m.decode(lay) if inf.phase == "decode" else _serve(m, lay)
-        latency = r["tpot_s"] * 1e3
-        limit = inf.slo.tpot_ms or np.inf
+    m, r = price_candidates(scenario, model, fabric, lay)
+    latency = (r["ttft_s"] if inf.phase == "prefill" else r["tpot_s"]) * 1e3
     fits = m.fits(r["memory"])
     rejected = Counter(rejected)
     rejected["out of memory"] += int((~fits).sum())
-    slo_bad = fits & (latency > limit)
+    slo_bad = fits & ~meets_slo(m, r)
     rejected["misses the SLO"] += int(slo_bad.sum())
     ok = fits & ~slo_bad
     tps = r["tokens_per_s_per_chip"]
