@@ -61,6 +61,7 @@ HELDOUT = Path(__file__).resolve().parents[1] / "examples" / "heldout"
         "published-not-shared.yaml",
         "trtllm-perf-overview.yaml",
         "trtllm-deepseek-max-throughput.yaml",
+        "megatron-bridge-moe.yaml",
     ],
 )
 def test_heldout_cases_are_all_predicted(name):
