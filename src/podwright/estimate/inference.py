@@ -260,17 +260,20 @@ def hbm_bytes(mem: dict) -> np.ndarray:
     return mem["weights"] + mem["kv_cache"] + mem["activations"]
 
 
-# a candidate within this share of the best rate counts as a tie, won by the smaller batch
+# with weights offloaded, a candidate within this share of the best rate counts as a tie, won
+# by the smaller batch
 RATE_TIE = 0.01
 
 
-def _choose(score, ok, batch) -> int:
-    """The best-rate candidate; where the rate has flattened out (within RATE_TIE of the best),
-    the one with the smallest batch: the same rate at lower latency and memory."""
+def _choose(score, ok, batch, offload=False) -> int:
+    """The best-rate candidate (in practice the largest batch that fits and meets the SLO). With
+    weights in host memory every extra sequence pushes more of them out, so there the smallest
+    batch within RATE_TIE of the best rate wins once the rate has flattened out."""
     if not ok.any():
         return -1
-    best = np.max(score[ok])
-    near = ok & (score >= (1.0 - RATE_TIE) * best)
+    if not offload:
+        return int(np.argmax(np.where(ok, score, -np.inf)))
+    near = ok & (score >= (1.0 - RATE_TIE) * np.max(score[ok]))
     return int(np.argmin(np.where(near, batch, np.inf)))
 
 
@@ -357,11 +360,11 @@ def predict_inference(scenario, explain: bool = False, network=None) -> dict:
         return _predict_disaggregated(scenario, model, fabric, explain, network)
     m, r = price_candidates(scenario, model, fabric, lay)
     ok = m.fits(r["memory"]) & meets_slo(m, r)
-    i = _choose(r["tokens_per_s_per_chip"], ok, lay.batch)
+    i = _choose(r["tokens_per_s_per_chip"], ok, lay.batch, m.offload)
     fits = i >= 0
     if not fits:
         mem_ok = m.fits(r["memory"])
-        i = _choose(r["tokens_per_s_per_chip"], mem_ok, lay.batch)
+        i = _choose(r["tokens_per_s_per_chip"], mem_ok, lay.batch, m.offload)
         reason = (
             "no layout and batch meets the SLO" if i >= 0 else "the weights and KV cache do not fit"
         )
