@@ -179,11 +179,11 @@ class InferenceModel:
 
     def offloaded(self, mem: dict) -> np.ndarray:
         """Weight bytes per chip kept in host memory (vLLM and SGLang --cpu-offload-gb) and
-        streamed back over the chip's host link every forward pass: only where the weights
-        alone exceed what the engine may use, and then what the KV cache and activations
-        overflow. Zero on chips without a catalogued host link. The KV cache and activations
-        never move, so a batch they overflow on their own still does not fit. Only in a model
-        built with offload=True: predict allows it where no layout fits in HBM."""
+        streamed back over the chip's host link every forward pass, in a model built with
+        offload=True (price_candidates does so where no candidate fits in HBM): only where the
+        weights alone exceed what the engine may use, and then what the KV cache and activations
+        overflow. The KV cache and activations never move, so a batch they overflow on their own
+        still does not fit."""
         if not self.offload:
             return np.zeros_like(mem["weights"])
         hbm = self.chip.hbm_gb * 1e9
@@ -314,14 +314,11 @@ def _serve(m: InferenceModel, lay: InferLayouts) -> dict[str, np.ndarray]:
 
 
 def _phase_result(m: InferenceModel, lay: InferLayouts) -> dict:
-    phase = m.inf.phase
-    return (
-        m.decode(lay)
-        if phase == "decode"
-        else m.prefill(lay)
-        if phase == "prefill"
-        else _serve(m, lay)
-    )
+    if m.inf.phase == "decode":
+        return m.decode(lay)
+    if m.inf.phase == "prefill":
+        return m.prefill(lay)
+    return _serve(m, lay)
 
 
 def price_candidates(scenario, model, fabric, lay: InferLayouts) -> tuple[InferenceModel, dict]:
