@@ -696,3 +696,17 @@ def test_attention_dp_ranks_wait_for_each_others_prompts():
     assert rate(adp, False) < 0.85 * rate(adp, True)
     tp = {"tp": 8, "pp": 1, "ep": 8, "attn_dp": 1}
     assert rate(tp, False) == pytest.approx(rate(tp, True))
+
+
+def test_serve_explain_splits_the_effective_tpot():
+    """phase serve: --explain splits the effective TPOT into the decode step, the prompts
+    interleaved with it and the attention-DP wait; the parts add up to the reported TPOT."""
+    s = {"system": "hgx-b200-ib", "chips": 8, "model": "deepseek-r1", "precision": "fp8",
+         "precision_experts": "fp4",
+         "inference": {"phase": "serve", "input_len": 1024, "output_len": 2048, "batch": 3072,
+                       "instance_chips": 8, "parallel": {"tp": 1, "pp": 1, "ep": 8, "attn_dp": 8}}}  # fmt: skip
+    p = predict(parse_scenario(s), explain=True)
+    split = p["explain"]["tpot_split_s"]
+    assert set(split) == {"decode", "prefill", "attention_dp_wait"}
+    assert split["attention_dp_wait"] > 0
+    assert sum(split.values()) * 1e3 == pytest.approx(p["inference"]["tpot_ms"])

@@ -296,12 +296,15 @@ def _serve(m: InferenceModel, lay: InferLayouts) -> dict[str, np.ndarray]:
     np.minimum.at(best, inv[ok], per_req[ok])
     t_req = np.where(np.isfinite(best[inv]), best[inv], per_req)
     out_len = float(inf.output_len)
-    cycle = out_len * dec["tpot_s"] + lay.batch * t_req
+    # the effective TPOT split: decode step, prompts interleaved, attention-DP wait
+    split = {"decode": dec["tpot_s"], "prefill": lay.batch * t_req / out_len}
+    split["attention_dp_wait"] = np.zeros_like(split["prefill"])
     if not inf.adp_balance:
         parts = pre["parts"]
         local = 1.0 - parts["expert_gemm"] / np.maximum(parts["stage"], 1e-30)
         wait = imbalance_prompts(lay.batch / lay.dp / out_len, lay.dp)
-        cycle = cycle + out_len * wait * t_req * lay.dp * local
+        split["attention_dp_wait"] = wait * t_req * lay.dp * local
+    cycle = out_len * sum(split.values())
     rate = lay.batch * out_len / cycle  # output tokens/s per instance
     return {
         "tokens_per_s_per_chip": rate / lay.n,
@@ -310,6 +313,7 @@ def _serve(m: InferenceModel, lay: InferLayouts) -> dict[str, np.ndarray]:
         "prefill_tokens_per_s_per_chip": inf.input_len / t_req / lay.n,
         "memory": dec["memory"],
         "parts": dec["parts"],
+        "split": split,
     }
 
 
@@ -461,6 +465,9 @@ def _explain(m: InferenceModel, one: InferLayouts, phase: str, r, ok, lay, sim=N
                     "SLO (TPOT)" if not ok[j] else "throughput (larger batch is slower per chip)"
                 )
         out["batch_bound"] = bound
+    if phase == "serve":
+        split = _serve(priced, one)["split"]
+        out["tpot_split_s"] = {k: float(np.asarray(v)[0]) for k, v in split.items()}
     return out
 
 

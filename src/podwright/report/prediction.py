@@ -46,6 +46,10 @@ def print_prediction(console: Console, p: dict) -> None:
         rows = [[k, v] for k, v in ex["step_s_per_stage"].items()]
         title = f"step time per pipeline stage (s), {ex['stages']} stage(s)"
         console.print(table(title, ["part", "s"], rows))
+    if "tpot_split_s" in ex:
+        rows = [[k, v] for k, v in ex["tpot_split_s"].items()]
+        title = "effective TPOT, split (s per output token)"
+        console.print(table(title, ["part", "s"], rows))
     if "comm_total_s" in ex:
         rows = [[k, v, ex["comm_exposed_s"].get(k)] for k, v in ex["comm_total_s"].items()]
         console.print(table("communication per step (s)", ["class", "total", "exposed"], rows))
