@@ -710,3 +710,25 @@ def test_serve_explain_splits_the_effective_tpot():
     assert set(split) == {"decode", "prefill", "attention_dp_wait"}
     assert split["attention_dp_wait"] > 0
     assert sum(split.values()) * 1e3 == pytest.approx(p["inference"]["tpot_ms"])
+
+
+def test_tp_comm_overlap_leaves_a_chunk_and_the_sms_it_holds():
+    """--tp-comm-overlap: a collective beside its GEMM in TP ring-exchange chunks leaves one
+    chunk exposed plus the SM share its kernels hold; what outlasts the GEMM is exposed whole."""
+    from podwright.estimate.compute import ComputeModel
+    from podwright.specs import load_chip
+
+    comp = ComputeModel.of(load_chip("h100-sxm"), "bf16")
+    s = 8 / 132  # catalog/calibration/defaults.yaml tp_overlap_sms over H100's SMs
+    assert comp.tp_comm_share == pytest.approx(s)
+    assert comp.tp_exposed_under(1.0, 0.4, 8) == pytest.approx(0.4 / 8 + s * 0.4)
+    assert comp.tp_exposed_under(0.4, 1.0, 4) == pytest.approx(0.6 + 0.4 / 4 + s * 0.4)
+    assert comp.tp_exposed_under(1.0, 0.0, 8) == 0.0
+
+    def step(overlap):
+        sc = {"system": "hgx-h100-ib", "chips": 64, "model": "llama-3.1-70b",
+              "training": {"seq_len": 4096, "global_batch": 64, "zero": 1, "recompute": "none",
+                           "parallel": {"tp": 8, "pp": 1, "cp": 1}, "overlap": {"tp": overlap}}}  # fmt: skip
+        return predict(parse_scenario(sc))["training"]["breakdown_s"]["exposed_comm"]
+
+    assert 0 < step(True) < step(False)

@@ -24,6 +24,7 @@ class ComputeModel:
     units: int = 0  # SMs/CUs; 0 = no wave quantisation
     floor: float = 0.0  # seconds: the least time one kernel takes
     comm_share: float = 0.0  # share of the SMs that overlapped expert-parallel kernels hold
+    tp_comm_share: float = 0.0  # share of the SMs that overlapped tensor-parallel kernels hold
     norm: float = 2.0  # how math and input traffic overlap in a GEMM's main loop (see gemm_one)
     attn_at_seq: float = 0.0  # sequence length at which `attn` was measured (0: not stated)
     attn_seq_half: float = 0.0  # tokens of per-row overhead of a flash-attention kernel
@@ -53,6 +54,9 @@ class ComputeModel:
             units=chip.compute_units or 0,
             floor=constants()["kernel_floor_us"].at(-side) * 1e-6,
             comm_share=min(constants()["ep_overlap_sms"].at(-side) / chip.compute_units, 0.9)
+            if chip.compute_units
+            else 0.0,
+            tp_comm_share=min(constants()["tp_overlap_sms"].at(-side) / chip.compute_units, 0.9)
             if chip.compute_units
             else 0.0,
             norm=f.get("gemm_overlap_norm", constants()["gemm_overlap_norm"]).at(side),
@@ -158,6 +162,18 @@ class ComputeModel:
         while they run, and the pair takes max(comm, compute + s x comm)."""
         compute, comm = np.asarray(compute), np.asarray(comm)
         return np.maximum(comm - compute, self.comm_share * comm)
+
+    def tp_exposed_under(self, gemm, comm, chunks) -> np.ndarray:
+        """Seconds that tensor-parallel collectives add to the GEMMs they overlap (Transformer
+        Engine userbuffers, Megatron's --tp-comm-overlap): each collective runs beside its own
+        GEMM split into `chunks` (the TP size) ring-exchange steps, so one chunk of the shorter
+        of the two stays exposed, whatever the communication outlasts the GEMMs is exposed, and
+        the GEMMs lose the SMs the communication kernels hold while both run."""
+        gemm, comm = np.asarray(gemm), np.asarray(comm)
+        both = np.minimum(gemm, comm)
+        return (
+            np.maximum(comm - gemm, 0.0) + both / np.maximum(chunks, 1) + self.tp_comm_share * both
+        )
 
     def attention(self, flops, nbytes, kernels=0.0, seq=0.0) -> np.ndarray:
         """Seconds of flash-attention kernels: FLOPs at the calibrated rate, or the KV/Q/O

@@ -138,6 +138,16 @@ def _gather(d, inv, n):
     return np.asarray(d, dtype=float)[inv] if np.ndim(d) else np.full(n, float(d))
 
 
+def _tp_exposed(comp, mbw, comm_tp, full, tp) -> np.ndarray:
+    """TP communication left exposed with --tp-comm-overlap: the forward collectives (again in
+    a full recompute) beside the forward projection GEMMs, the backward ones beside the
+    data- and weight-gradient GEMMs."""
+    g_fwd = mbw["gemm"].get("dense", 0.0)
+    c_fwd = mbw["tp_fwd"] * (1.0 + full)
+    fwd = comp.tp_exposed_under(g_fwd * (1.0 + full), c_fwd, tp)
+    return fwd + comp.tp_exposed_under(2.0 * g_fwd, comm_tp - c_fwd, tp)
+
+
 def _layout_costs(model, sub, seq, precision, comp, net, overlap, order, attention, sb) -> dict:
     """Everything about one micro-batch and one step that does not depend on the number of
     micro-batches, for layouts `sub`."""
@@ -159,7 +169,7 @@ def _layout_costs(model, sub, seq, precision, comp, net, overlap, order, attenti
     dual = sub.schedule == SCHEDULES.index("dualpipe")
     ep_overlap = dual if overlap.ep is None else np.full(n, bool(overlap.ep))
     exposed = {
-        "tp": np.maximum(0.0, comm["tp"] - 3.0 * t_gemm) if overlap.tp else comm["tp"],
+        "tp": _tp_exposed(comp, mbw, comm["tp"], full, sub.tp) if overlap.tp else comm["tp"],
         "ep": np.where(ep_overlap, comp.exposed_under(compute, comm["ep"]), comm["ep"]),
         "cp": np.maximum(0.0, comm["cp"] - t_attn - mbw["attn_bwd"]) if overlap.cp else comm["cp"],
         "pp": comm["pp"],
