@@ -732,3 +732,24 @@ def test_tp_comm_overlap_leaves_a_chunk_and_the_sms_it_holds():
         return predict(parse_scenario(sc))["training"]["breakdown_s"]["exposed_comm"]
 
     assert 0 < step(True) < step(False)
+
+
+def test_overlapped_nccl_collectives_hold_sms():
+    """A collective hidden under computation still costs the SM share its CTAs hold
+    (nccl_overlap_sms): data-parallel reduction under the backward is not free."""
+    from podwright.estimate.compute import ComputeModel
+    from podwright.specs import load_chip
+
+    comp = ComputeModel.of(load_chip("h100-sxm"), "bf16")
+    s = 24 / 132
+    assert comp.nccl_comm_share == pytest.approx(s)
+    assert comp.hidden_under(2.0, 0.5) == pytest.approx(s * 0.5)
+    assert comp.hidden_under(0.5, 2.0) == pytest.approx(1.5 + s * 0.5)
+
+    def dp_exposed(overlap):
+        sc = {"system": "hgx-h100-ib", "chips": 64, "model": "llama-3.1-8b",
+              "training": {"seq_len": 4096, "global_batch": 64, "zero": 1, "recompute": "none",
+                           "parallel": {"tp": 1, "pp": 1, "cp": 1}, "overlap": {"dp": overlap}}}  # fmt: skip
+        return predict(parse_scenario(sc), explain=True)["explain"]["comm_exposed_s"]["dp"]
+
+    assert 0 < dp_exposed(True) < dp_exposed(False)

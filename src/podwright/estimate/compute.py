@@ -25,6 +25,7 @@ class ComputeModel:
     floor: float = 0.0  # seconds: the least time one kernel takes
     comm_share: float = 0.0  # share of the SMs that overlapped expert-parallel kernels hold
     tp_comm_share: float = 0.0  # share of the SMs that overlapped tensor-parallel kernels hold
+    nccl_comm_share: float = 0.0  # share of the SMs that overlapped NCCL collectives hold
     norm: float = 2.0  # how math and input traffic overlap in a GEMM's main loop (see gemm_one)
     attn_at_seq: float = 0.0  # sequence length at which `attn` was measured (0: not stated)
     attn_seq_half: float = 0.0  # tokens of per-row overhead of a flash-attention kernel
@@ -57,6 +58,9 @@ class ComputeModel:
             if chip.compute_units
             else 0.0,
             tp_comm_share=min(constants()["tp_overlap_sms"].at(-side) / chip.compute_units, 0.9)
+            if chip.compute_units
+            else 0.0,
+            nccl_comm_share=min(constants()["nccl_overlap_sms"].at(-side) / chip.compute_units, 0.9)
             if chip.compute_units
             else 0.0,
             norm=f.get("gemm_overlap_norm", constants()["gemm_overlap_norm"]).at(side),
@@ -162,6 +166,13 @@ class ComputeModel:
         while they run, and the pair takes max(comm, compute + s x comm)."""
         compute, comm = np.asarray(compute), np.asarray(comm)
         return np.maximum(comm - compute, self.comm_share * comm)
+
+    def hidden_under(self, compute, comm) -> np.ndarray:
+        """Seconds that an NCCL collective overlapped with `compute` adds to it: what outlasts the
+        computation, and the SMs the collective holds while both run (the computation beneath
+        runs at 1 - s)."""
+        compute, comm = np.asarray(compute), np.asarray(comm)
+        return np.maximum(comm - compute, 0.0) + self.nccl_comm_share * np.minimum(comm, compute)
 
     def tp_exposed_under(self, gemm, comm, chunks) -> np.ndarray:
         """Seconds that tensor-parallel collectives add to the GEMMs they overlap (Transformer

@@ -171,9 +171,9 @@ def _layout_costs(model, sub, seq, precision, comp, net, overlap, order, attenti
     exposed = {
         "tp": _tp_exposed(comp, mbw, comm["tp"], full, sub.tp) if overlap.tp else comm["tp"],
         "ep": np.where(ep_overlap, comp.exposed_under(compute, comm["ep"]), comm["ep"]),
-        "cp": np.maximum(0.0, comm["cp"] - t_attn - mbw["attn_bwd"]) if overlap.cp else comm["cp"],
+        "cp": comp.hidden_under(t_attn + mbw["attn_bwd"], comm["cp"]) if overlap.cp else comm["cp"],
         "pp": comm["pp"],
-        "fsdp": np.maximum(0.0, comm["fsdp"] - compute),
+        "fsdp": comp.hidden_under(compute, comm["fsdp"]),
     }
     exposed_mb = sum(exposed.values())
     per_mb = compute + exposed_mb
@@ -191,7 +191,7 @@ def _layout_costs(model, sub, seq, precision, comp, net, overlap, order, attenti
     # per-step data-parallel communication, hidden under the last backward / first forward
     t_grad, t_param = dpw["grad"] + np.zeros(n), dpw["param"] + np.zeros(n)
     if overlap.dp:
-        dp_exposed = np.maximum(0.0, t_grad - (bwd + recompute_t)) + np.maximum(0.0, t_param - fwd)
+        dp_exposed = comp.hidden_under(bwd + recompute_t, t_grad) + comp.hidden_under(fwd, t_param)
     else:
         dp_exposed = t_grad + t_param
     state = state_memory(model, sub, sb)
