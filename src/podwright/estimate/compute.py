@@ -15,6 +15,14 @@ LOW_PRECISION = ("fp8", "fp4", "int8")
 BYTES = element_bytes()
 
 
+def _sm_share(chip: Chip, key: str, side: int) -> float:
+    """Share of the chip's SMs that overlapped communication kernels hold (constant `key`, more
+    of them on the pessimistic side); 0 where the SM count is not catalogued."""
+    if not chip.compute_units:
+        return 0.0
+    return min(constants()[key].at(-side) / chip.compute_units, 0.9)
+
+
 @dataclass(frozen=True)
 class ComputeModel:
     peak: float  # FLOP/s achieved on large GEMMs at the matmul precision
@@ -54,15 +62,9 @@ class ComputeModel:
             in_bytes=BYTES[precision],
             units=chip.compute_units or 0,
             floor=constants()["kernel_floor_us"].at(-side) * 1e-6,
-            comm_share=min(constants()["ep_overlap_sms"].at(-side) / chip.compute_units, 0.9)
-            if chip.compute_units
-            else 0.0,
-            tp_comm_share=min(constants()["tp_overlap_sms"].at(-side) / chip.compute_units, 0.9)
-            if chip.compute_units
-            else 0.0,
-            nccl_comm_share=min(constants()["nccl_overlap_sms"].at(-side) / chip.compute_units, 0.9)
-            if chip.compute_units
-            else 0.0,
+            comm_share=_sm_share(chip, "ep_overlap_sms", side),
+            tp_comm_share=_sm_share(chip, "tp_overlap_sms", side),
+            nccl_comm_share=_sm_share(chip, "nccl_overlap_sms", side),
             norm=f.get("gemm_overlap_norm", constants()["gemm_overlap_norm"]).at(side),
             attn_at_seq=attn.at_seq,
             attn_seq_half=constants()["attention_seq_half"].at(-side),
