@@ -159,6 +159,46 @@ def test_unfused_attention_costs_time_and_s_squared_memory():
     assert unfused - flash == pytest.approx(per_layer * model.layers / 4)
 
 
+def test_op_level_selective_checkpointing_of_torchtitan():
+    """selective_policy op: every second matmul of a block (wk, wo, w3 of a Llama block) and the
+    element-wise ops are recomputed; the block keeps its input, wq, wv, w1, w2 and attention
+    outputs. Hand count for Llama 3.1 8B (h 4096, 8 KV heads of 128, FFN 14336)."""
+    from podwright.workload.training import op_sac_blocks
+
+    h, kv, f = 4096, 1024, 14336
+    share, kept = op_sac_blocks(load_model("llama-3.1-8b"))
+    assert share == pytest.approx((h * kv + h * h + h * f) / (2 * h * h + 2 * h * kv + 3 * h * f))
+    assert kept == 4 * h + kv + f
+
+    def run(policy):
+        tr = {"seq_len": 8192, "global_batch": 64, "selective_policy": policy,
+              "parallel": {"tp": 1, "pp": 1, "cp": 1, "ep": 1, "etp": 1, "vpp": 1},
+              "zero": 3, "recompute": "selective"}  # fmt: skip
+        s = scenario(chips=64, model="llama-3.1-8b", training=tr)
+        return predict(s, explain=True)
+
+    mega, op = run("megatron"), run("op")
+    t = op["explain"]["time_by_class_s"]
+    assert t["recompute"] == pytest.approx(share * t["gemm_dense"] / 3 + t["elementwise"] / 3)
+    assert op["training"]["step_time_s"] > mega["training"]["step_time_s"]
+    layers, seq = 32, 8192
+    assert op["training"]["memory_gb"]["activations"] * 1e9 == pytest.approx(
+        2 * seq * kept * layers + 4 * seq * 128256  # kept elements, bf16; fp32 logits
+    )
+    assert op["training"]["memory_gb"]["activations"] < mega["training"]["memory_gb"]["activations"]
+
+
+def test_op_level_checkpointing_needs_a_dense_block(cli, tmp_path):
+    bad = tmp_path / "s.yaml"
+    bad.write_text(
+        "name: x\nsystem: hgx-h100-ib\nchips: 64\nmodel: mixtral-8x7b\nprecision: bf16\n"
+        "training: {seq_len: 4096, recompute: selective, selective_policy: op}\n"
+    )
+    r = cli("predict", str(bad))
+    assert r.returncode == 2 and r.stderr.count("\n") == 1
+    assert "training.selective_policy" in r.stderr
+
+
 def test_flash2_prices_attention_at_the_measured_fa2_rate():
     def step(system, attention):
         tr = {"seq_len": 32768, "global_batch": 64, "attention": attention,

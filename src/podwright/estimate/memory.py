@@ -9,11 +9,17 @@ import numpy as np
 
 from podwright.workload.layout import RECOMPUTE, SCHEDULES, TrainLayouts
 from podwright.workload.model import ModelSpec
-from podwright.workload.training import chunk_share, stage_layers, stage_params
+from podwright.workload.training import chunk_share, op_sac_blocks, stage_layers, stage_params
 
 
 def activation_bytes_per_layer(
-    model: ModelSpec, seq: int, mb, recompute, precision: str = "bf16", attention: str = "flash"
+    model: ModelSpec,
+    seq: int,
+    mb,
+    recompute,
+    precision: str = "bf16",
+    attention: str = "flash",
+    selective: str = "megatron",
 ) -> np.ndarray:
     """Bytes one layer keeps for the backward pass, before TP/CP division.
 
@@ -23,7 +29,9 @@ def activation_bytes_per_layer(
     In FP8 training Transformer Engine keeps the FP8 copies of the four linear layers' inputs
     (QKV, projection, FC1: s*b*h each; FC2: s*b*ffn) for the weight gradients, one byte
     instead of two. The unfused attention core keeps its s x s tensors when nothing is recomputed
-    (Korthikanti's 5*a*s^2*b: softmax output, dropout mask and dropout output)."""
+    (Korthikanti's 5*a*s^2*b: softmax output, dropout mask and dropout output). With
+    `selective` "op" a selectively recomputed layer keeps what torchtitan's op-level policy saves
+    (workload.training.op_sac_blocks), two bytes an element."""
     h = model.hidden
     ffn = (model.top_k * model.expert_ffn + model.shared_ffn) if model.moe else model.ffn
     per = seq * mb * h * (18.0 + 4.0 * ffn / h)
@@ -33,6 +41,9 @@ def activation_bytes_per_layer(
     if attention == "unfused":
         none = recompute == RECOMPUTE.index("none")
         per = per + np.where(none, 5.0 * model.heads * seq**2 * mb, 0.0)
+    if selective == "op":
+        kept = 2.0 * seq * mb * op_sac_blocks(model)[1]
+        per = np.where(recompute == RECOMPUTE.index("selective"), kept, per)
     return np.where(recompute == full, 2.0 * seq * mb * h, per)
 
 
@@ -93,13 +104,18 @@ def state_memory(
 
 
 def activation_parts(
-    model: ModelSpec, lay: TrainLayouts, seq: int, precision: str = "bf16", attention: str = "flash"
+    model: ModelSpec,
+    lay: TrainLayouts,
+    seq: int,
+    precision: str = "bf16",
+    attention: str = "flash",
+    selective: str = "megatron",
 ):
     """(bytes one in-flight micro-batch keeps on the first stage, bytes of the output layer's
     logits and loss on the last stage when there is no pipeline)."""
     dense_l, moe_l = stage_layers(model, lay)
     per_layer = activation_bytes_per_layer(
-        model, seq, lay.mb, lay.recompute, precision, attention
+        model, seq, lay.mb, lay.recompute, precision, attention, selective
     ) / (lay.tp * lay.cp)
     # logits and loss of the output layer on the last stage (fp32), vocabulary-parallel
     logits = 4.0 * seq * lay.mb * model.vocab / (lay.tp * lay.cp)

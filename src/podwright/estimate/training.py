@@ -20,6 +20,7 @@ from podwright.workload.training import (
     chunk_share,
     dp_comms,
     model_flops_per_token,
+    op_sac_blocks,
     stage_layers,
     stage_params,
     training_work,
@@ -148,7 +149,18 @@ def _tp_exposed(comp, mbw, comm_tp, full, tp) -> np.ndarray:
     return fwd + comp.tp_exposed_under(2.0 * g_fwd, comm_tp - c_fwd, tp)
 
 
-def _layout_costs(model, sub, seq, precision, comp, net, overlap, order, attention, sb) -> dict:
+def _selective_recompute(model, mbw, selective: str):
+    """Seconds a selectively recomputed layer adds to its backward pass: Megatron's attention
+    core, or (`op`) torchtitan's every second block matmul and the element-wise ops."""
+    if selective == "op":
+        share = op_sac_blocks(model)[0]
+        return share * mbw["gemm"].get("dense", 0.0) + mbw["elem"]
+    return mbw["attn"]
+
+
+def _layout_costs(
+    model, sub, seq, precision, comp, net, overlap, order, attention, sb, selective="megatron"
+) -> dict:
     """Everything about one micro-batch and one step that does not depend on the number of
     micro-batches, for layouts `sub`."""
     n = len(sub)
@@ -160,7 +172,10 @@ def _layout_costs(model, sub, seq, precision, comp, net, overlap, order, attenti
     bwd = 2.0 * t_gemm + mbw["attn_bwd"] + 2.0 * t_elem + mbw["cast_bwd"]
     rec = sub.recompute
     full = rec == RECOMPUTE.index("full")
-    recompute_t = np.where(full, fwd, np.where(rec == RECOMPUTE.index("selective"), t_attn, 0.0))
+    selective_t = _selective_recompute(model, mbw, selective)
+    recompute_t = np.where(
+        full, fwd, np.where(rec == RECOMPUTE.index("selective"), selective_t, 0.0)
+    )
     compute = fwd + bwd + recompute_t
     # per micro-batch communication by overlap class; full recompute repeats the forward TP
     comm = {k: v + np.zeros(n) for k, v in mbw["comm"].items()}
@@ -195,7 +210,7 @@ def _layout_costs(model, sub, seq, precision, comp, net, overlap, order, attenti
     else:
         dp_exposed = t_grad + t_param
     state = state_memory(model, sub, sb)
-    act_mb, logits = activation_parts(model, sub, seq, precision, attention)
+    act_mb, logits = activation_parts(model, sub, seq, precision, attention, selective)
     return {
         "per_mb": per_mb,
         "compute": compute,
@@ -302,6 +317,7 @@ def evaluate_training(
     placement=MEGATRON_ORDER,
     attention: str = "flash",
     state_bytes: StateBytes | None = None,
+    selective: str = "megatron",
 ) -> TrainingResult:
     """Step time, MFU and memory of every layout; `detail` adds the per-class split that
     --explain prints. `network(fabric, side)` makes the network model (default: analytical)."""
@@ -313,7 +329,9 @@ def evaluate_training(
     sb = state_bytes or StateBytes()
     # full-recompute layouts are costed beside their twins that recompute nothing
     sub, twin = _with_plain_twins(sub)
-    costs = _layout_costs(model, sub, seq, precision, comp, net, overlap, placement, attention, sb)
+    costs = _layout_costs(
+        model, sub, seq, precision, comp, net, overlap, placement, attention, sb, selective
+    )  # fmt: skip
     c = _gather({k: v for k, v in costs.items() if k != "detail"}, inv, n)
     keep = _gather(costs["detail"], inv, n) if detail else None
     lay = _partial_recompute(model, lay, chip, inv, twin, costs, c, keep)
@@ -368,9 +386,15 @@ def evaluate_scenario(scenario, model: ModelSpec, fabric: Fabric, lay: TrainLayo
     tr = scenario.training
     if tr.fp8_params and scenario.precision not in ("fp8", "fp4"):
         raise InputError("training.fp8_params", "needs precision fp8 or fp4")
+    if tr.selective_policy == "op":
+        try:
+            op_sac_blocks(model)
+        except ValueError as err:
+            raise InputError("training.selective_policy", str(err)) from None
     sb = StateBytes(grad=4.0 if tr.grad_reduce == "fp32" else 2.0,
                     param=1.0 if tr.fp8_params else 2.0)  # fmt: skip
     return evaluate_training(
         model, fabric, lay, tr.seq_len, scenario.precision, tr.overlap,
-        placement=tr.placement, attention=tr.attention, state_bytes=sb, **kw,
+        placement=tr.placement, attention=tr.attention, state_bytes=sb,
+        selective=tr.selective_policy, **kw,
     )  # fmt: skip

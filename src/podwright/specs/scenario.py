@@ -63,6 +63,12 @@ class Training(Strict):
     # left out, every layer is recomputed. When recompute is not stated, the full-recompute
     # candidates recompute the fewest layers per chunk that fit.
     recompute_layers: PositiveInt | None = None
+    # optional: what selective recompute drops. "megatron": the attention core (Korthikanti et
+    # al., Megatron's --recompute-granularity selective). "op": PyTorch's op-level selective
+    # activation checkpointing as torchtitan applies it (selective_ac_option "op"): each dense
+    # block keeps its matmul and attention outputs except every second matmul, which is
+    # recomputed with the element-wise ops in the backward pass (dense, bias-free models).
+    selective_policy: Literal["megatron", "op"] = "megatron"
 
     @field_validator("placement")
     @classmethod

@@ -13,6 +13,11 @@ Conventions:
   s*b*h*(18 + 4*ffn/h) bytes with selective recompute or FlashAttention, + 5*a*s^2*b with the
   unfused core and no recompute, s*b*h*2 with full recompute; divided by TP (with sequence
   parallelism) and CP.
+- Selective recompute is Megatron's (the attention core) unless the scenario states
+  `selective_policy: op`: PyTorch's op-level selective activation checkpointing as torchtitan
+  applies it to each transformer block, which saves the outputs of the matmuls and the
+  attention kernel except every second matmul (counted in call order), and recomputes those
+  matmuls and the element-wise ops (`op_sac_blocks`).
 """
 
 from __future__ import annotations
@@ -32,6 +37,29 @@ from podwright.workload.operations import (
 )
 
 DTYPE_BYTES = element_bytes()
+
+
+def op_sac_blocks(model: ModelSpec) -> tuple[float, float]:
+    """torchtitan's op-level selective checkpointing of one dense block (`selective_ac_option:
+    op`: a matmul's output is saved unless it is the block's 2nd, 4th, ... matmul in call order,
+    wq, wk, wv, wo, then w1 (gate), w3 (up), w2 (down), or fc1, fc2 without a gate).
+
+    Returns (share of the block's forward matmul FLOPs that is recomputed, activation elements
+    per token kept for the backward pass: the block input, the saved matmul outputs and the
+    attention output)."""
+    if model.mla or model.moe or model.bias:
+        # MLA / expert blocks and biased linears (aten.addmm, which the policy neither counts
+        # nor saves) are not what the policy was written for
+        raise ValueError("op is defined for dense, bias-free attention blocks (torchtitan's)")
+    h, q = model.hidden, model.heads * model.head_dim
+    kv = model.kv_heads * model.head_dim
+    f = model.ffn
+    mlp = [(h, f), (h, f), (f, h)] if model.gated else [(h, f), (f, h)]
+    mms = [(h, q), (h, kv), (h, kv), (q, h), *mlp]  # (input, output) features, in call order
+    work = np.array([i * o for i, o in mms], dtype=float)
+    recomputed = work[1::2].sum() / work.sum()
+    kept = h + sum(o for _, o in mms[0::2]) + q  # block input, odd matmuls' outputs, attention
+    return float(recomputed), float(kept)
 
 
 def stage_layers(model: ModelSpec, lay: TrainLayouts):
