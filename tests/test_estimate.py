@@ -126,14 +126,23 @@ def test_gradient_and_weight_precision_options():
     )
 
 
-def test_fp8_params_need_a_low_precision(cli, tmp_path):
+@pytest.mark.parametrize(
+    "model,training,field",
+    [  # FP8 primary weights need a low precision; op-level checkpointing needs a dense block
+        ("llama-3.1-8b", "fp8_params: true", "training.fp8_params"),
+        ("mixtral-8x7b", "recompute: selective, selective_policy: op", "training.selective_policy"),
+    ],
+)
+def test_training_options_their_model_or_precision_cannot_take(
+    cli, tmp_path, model, training, field
+):
     bad = tmp_path / "s.yaml"
     bad.write_text(
-        "name: x\nsystem: hgx-h100-ib\nchips: 8\nmodel: llama-3.1-8b\nprecision: bf16\n"
-        "training: {seq_len: 4096, fp8_params: true}\n"
+        f"name: x\nsystem: hgx-h100-ib\nchips: 8\nmodel: {model}\nprecision: bf16\n"
+        f"training: {{seq_len: 4096, {training}}}\n"
     )
     r = cli("predict", str(bad))
-    assert r.returncode == 2 and r.stderr.count("\n") == 1 and "training.fp8_params" in r.stderr
+    assert r.returncode == 2 and r.stderr.count("\n") == 1 and field in r.stderr
 
 
 def test_unfused_attention_costs_time_and_s_squared_memory():
@@ -186,17 +195,6 @@ def test_op_level_selective_checkpointing_of_torchtitan():
         2 * seq * kept * layers + 4 * seq * 128256  # kept elements, bf16; fp32 logits
     )
     assert op["training"]["memory_gb"]["activations"] < mega["training"]["memory_gb"]["activations"]
-
-
-def test_op_level_checkpointing_needs_a_dense_block(cli, tmp_path):
-    bad = tmp_path / "s.yaml"
-    bad.write_text(
-        "name: x\nsystem: hgx-h100-ib\nchips: 64\nmodel: mixtral-8x7b\nprecision: bf16\n"
-        "training: {seq_len: 4096, recompute: selective, selective_policy: op}\n"
-    )
-    r = cli("predict", str(bad))
-    assert r.returncode == 2 and r.stderr.count("\n") == 1
-    assert "training.selective_policy" in r.stderr
 
 
 def test_flash2_prices_attention_at_the_measured_fa2_rate():
