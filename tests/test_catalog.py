@@ -80,6 +80,29 @@ def test_every_calibration_factor_has_a_value_band_and_source():
         assert len(str(f.get("source", ""))) > 20, where
         if "at_seq" in f:
             assert name.startswith("attention") and float(f["at_seq"]) > 0, where
+        if "borrowed_from" in f:  # a sibling's measurement, repeated with its source
+            lender = load_calibration(f["borrowed_from"])[name]
+            assert "borrowed_from" not in lender and f["value"] == lender["value"], where
+
+
+def test_fallback_median_counts_measurements_only():
+    """A chip without a factor takes the median of the chips that measured it; a borrowed
+    factor (TPU v4/v5p repeat TPU v7's GEMM sweep) is not a measurement and stays out."""
+    import statistics
+
+    from podwright.estimate.calibration import chip_factors
+    from podwright.specs.catalog import catalog_names, load_calibration
+
+    measured, every = [], []
+    for chip in catalog_names("calibration"):
+        f = {} if chip == "defaults" else load_calibration(chip).get("gemm_peak_fraction")
+        if f:
+            every.append(float(f["value"]))
+            if "borrowed_from" not in f:
+                measured.append(float(f["value"]))
+    assert statistics.median(measured) != statistics.median(every)  # the test can tell
+    assert chip_factors("gb300")["gemm_peak_fraction"].value == statistics.median(measured)
+    assert chip_factors("tpu-v5p")["gemm_peak_fraction"].value == 0.83
 
 
 def test_allreduce_ramps_are_sourced_and_name_catalog_chips():

@@ -57,7 +57,8 @@ def _measured() -> dict[str, dict[str, float]]:
         if chip == "defaults":
             continue
         for name, f in load_calibration(chip).items():
-            out.setdefault(name, {})[chip] = float(f["value"])
+            if "borrowed_from" not in f:  # only measurements make the median
+                out.setdefault(name, {})[chip] = float(f["value"])
     return out
 
 
