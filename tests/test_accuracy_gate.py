@@ -55,15 +55,7 @@ def test_validate_routes_collectives_to_the_simulator(cli):
 HELDOUT = Path(__file__).resolve().parents[1] / "examples" / "heldout"
 
 
-@pytest.mark.parametrize(
-    "name",
-    [
-        "published-not-shared.yaml",
-        "trtllm-perf-overview.yaml",
-        "trtllm-deepseek-max-throughput.yaml",
-        "megatron-bridge-moe.yaml",
-    ],
-)
+@pytest.mark.parametrize("name", sorted(p.name for p in HELDOUT.glob("*.yaml")))
 def test_heldout_cases_are_all_predicted(name):
     """Held-out measurements (not a gate on their errors: they are reported in README)."""
     res = validate_cases(load_cases(HELDOUT / name))
