@@ -172,10 +172,10 @@ def test_op_level_selective_checkpointing_of_torchtitan():
     """selective_policy op: every second matmul of a block (wk, wo, w3 of a Llama block) and the
     element-wise ops are recomputed; the block keeps its input, wq, wv, w1, w2 and attention
     outputs. Hand count for Llama 3.1 8B (h 4096, 8 KV heads of 128, FFN 14336)."""
-    from podwright.workload.training import op_sac_blocks
+    from podwright.workload.training import model_flops_per_token, op_sac_blocks
 
     h, kv, f = 4096, 1024, 14336
-    share, kept = op_sac_blocks(load_model("llama-3.1-8b"))
+    share, kept, params = op_sac_blocks(load_model("llama-3.1-8b"))
     assert share == pytest.approx((h * kv + h * h + h * f) / (2 * h * h + 2 * h * kv + 3 * h * f))
     assert kept == 4 * h + kv + f
 
@@ -195,6 +195,14 @@ def test_op_level_selective_checkpointing_of_torchtitan():
         2 * seq * kept * layers + 4 * seq * 128256  # kept elements, bf16; fp32 logits
     )
     assert op["training"]["memory_gb"]["activations"] < mega["training"]["memory_gb"]["activations"]
+    # HFU counts the recomputed matmuls: share x 2 x the blocks' matmul parameters per token
+    assert params == 2 * h * h + 2 * h * kv + 3 * h * f
+    tr = op["training"]
+    flops_share = (
+        share * 2 * params * layers / model_flops_per_token(load_model("llama-3.1-8b"), seq)
+    )
+    assert tr["hfu"] == pytest.approx(tr["mfu"] * (1 + flops_share))
+    assert mega["training"]["hfu"] == pytest.approx(mega["training"]["mfu"])
 
 
 def test_flash2_prices_attention_at_the_measured_fa2_rate():

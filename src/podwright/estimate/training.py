@@ -158,6 +158,17 @@ def _selective_recompute(model, mbw, selective: str):
     return mbw["attn"]
 
 
+def _selective_flops_share(model, seq, sub, selective: str) -> np.ndarray:
+    """Recomputed FLOPs as a share of the model FLOPs (for HFU): torchtitan's op-level policy
+    repeats its share of every block's forward matmuls; Megatron's selective recompute (the
+    attention core) is not counted, as Megatron does not."""
+    if selective != "op":
+        return np.zeros(len(sub))
+    share, _, block_params = op_sac_blocks(model)
+    extra = share * 2.0 * block_params * model.layers / model_flops_per_token(model, seq)
+    return np.where(sub.recompute == RECOMPUTE.index("selective"), extra, 0.0)
+
+
 def _layout_costs(
     model, sub, seq, precision, comp, net, overlap, order, attention, sb, selective="megatron"
 ) -> dict:
@@ -222,6 +233,7 @@ def _layout_costs(
         "act_mb": act_mb,
         "logits": logits,
         "full": full.astype(float),
+        "selective_flops": _selective_flops_share(model, seq, sub, selective),
         # for --explain
         "detail": {
             "gemm": mbw["gemm"],
@@ -350,7 +362,7 @@ def evaluate_training(
         step_time_s=step,
         tokens_per_s_per_chip=tokens / per_chip_s,
         mfu=mflops / (per_chip_s * peak),
-        hfu=mflops * (1 + c["full"] / 3) / (per_chip_s * peak),
+        hfu=mflops * (1 + c["full"] / 3 + c["selective_flops"]) / (per_chip_s * peak),
         tflops_per_chip=mflops / per_chip_s / 1e12,
         memory_bytes=total_mem,
         fits=total_mem <= chip.hbm_gb * 1e9,

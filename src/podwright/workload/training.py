@@ -39,14 +39,14 @@ from podwright.workload.operations import (
 DTYPE_BYTES = element_bytes()
 
 
-def op_sac_blocks(model: ModelSpec) -> tuple[float, float]:
+def op_sac_blocks(model: ModelSpec) -> tuple[float, float, float]:
     """torchtitan's op-level selective checkpointing of one dense block (`selective_ac_option:
     op`: a matmul's output is saved unless it is the block's 2nd, 4th, ... matmul in call order,
     wq, wk, wv, wo, then w1 (gate), w3 (up), w2 (down), or fc1, fc2 without a gate).
 
     Returns (share of the block's forward matmul FLOPs that is recomputed, activation elements
     per token kept for the backward pass: the block input, the saved matmul outputs and the
-    attention output)."""
+    attention output, the block's matmul parameters)."""
     if model.mla or model.moe or model.bias:
         # MLA / expert blocks and biased linears (aten.addmm, which the policy neither counts
         # nor saves) are not what the policy was written for
@@ -59,7 +59,7 @@ def op_sac_blocks(model: ModelSpec) -> tuple[float, float]:
     work = np.array([i * o for i, o in mms], dtype=float)
     recomputed = work[1::2].sum() / work.sum()
     kept = h + sum(o for _, o in mms[0::2]) + q  # block input, odd matmuls' outputs, attention
-    return float(recomputed), float(kept)
+    return float(recomputed), float(kept), float(work.sum())
 
 
 def stage_layers(model: ModelSpec, lay: TrainLayouts):
