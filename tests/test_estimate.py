@@ -126,6 +126,43 @@ def test_gradient_and_weight_precision_options():
     )
 
 
+def test_low_precision_optimizer_state_shrinks_memory_and_the_step():
+    """training.optimizer_states / master_params (Megatron-Core's precision-aware optimizer):
+    16-bit Adam moments and gradients let Nemotron-4 340B on 128 H100 (TP8 PP8 VPP12, the
+    DGX Cloud recipe's layout) fit without recompute, where the fp32 defaults need full
+    recompute; the optimizer's memory and its step's traffic shrink with the bytes held."""
+    from podwright.estimate.memory import StateBytes
+    from podwright.estimate.training import state_bytes
+
+    def run(**training):
+        s = {
+            "name": "t", "system": "hgx-h100-ib", "chips": 128, "model": "nemotron-4-340b",
+            "precision": "bf16",
+            "training": {"seq_len": 4096, "global_batch": 32, "schedule": "interleaved",
+                         "parallel": {"tp": 8, "pp": 8, "dp": 2, "vpp": 12}} | training,
+        }  # fmt: skip
+        return predict(parse_scenario(s))
+
+    base = run()
+    lean = run(grad_reduce="bf16", optimizer_states="bf16")
+    assert base["layout"]["recompute"] == "full"
+    assert lean["layout"]["recompute"] == "none" and lean["fits"]
+    assert lean["training"]["memory_gb"]["optimizer"] == pytest.approx(
+        base["training"]["memory_gb"]["optimizer"] * 8 / 12
+    )
+    assert lean["training"]["step_time_s"] < 0.8 * base["training"]["step_time_s"]
+    assert (lean["training"]["breakdown_s"]["optimizer"]
+            < base["training"]["breakdown_s"]["optimizer"])  # fmt: skip
+
+    scn = parse_scenario({
+        "name": "t", "system": "hgx-h100-ib", "chips": 8, "model": "llama-3.1-8b",
+        "training": {"seq_len": 4096, "master_params": "remainder", "optimizer_states": "fp8"},
+    })  # fmt: skip
+    sb = state_bytes(scn.training)
+    assert sb.optimizer == 2.0 + 2 * 1.0
+    assert StateBytes().optimizer_step == 30.0  # read master, m, v, grad; write them + weight
+
+
 @pytest.mark.parametrize(
     "model,training,field",
     [  # FP8 primary weights need a low precision; op-level checkpointing needs a dense block

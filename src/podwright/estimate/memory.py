@@ -70,12 +70,21 @@ def in_flight(model: ModelSpec, lay: TrainLayouts) -> np.ndarray:
 
 @dataclass(frozen=True)
 class StateBytes:
-    """Bytes per parameter of the weights and of the gradient buffer: Megatron-Core keeps 16-bit
-    weights and reduces gradients in fp32 by default; `--fp8-param-gather` keeps the weights in
-    FP8 (1 byte) and `--grad-reduce-in-bf16` the gradients in 16-bit (2 bytes)."""
+    """Bytes per parameter of the weights, the gradient buffer and the optimizer's state:
+    Megatron-Core keeps 16-bit weights, reduces gradients in fp32 and holds an fp32 master copy
+    and Adam's two fp32 moments (4 + 2 x 4 bytes) by default; `--fp8-param-gather` keeps the
+    weights in FP8 (1 byte), `--grad-reduce-in-bf16` the gradients in 16-bit (2 bytes), and the
+    precision-aware optimizer shrinks the master copy and the moments."""
 
     grad: float = 4.0
     param: float = 2.0
+    optimizer: float = 12.0
+
+    @property
+    def optimizer_step(self) -> float:
+        """Bytes one Adam step moves per parameter: it reads the optimizer state and the
+        gradient and writes the state back with the new weight."""
+        return 2.0 * self.optimizer + self.grad + self.param
 
 
 def state_memory(
@@ -99,7 +108,9 @@ def state_memory(
     grads = sb.grad * (
         np.where(z >= 2, dense / ddp, dense) + np.where(z >= 2, expert / edp, expert)
     )
-    optim = 12.0 * (np.where(z >= 1, dense / ddp, dense) + np.where(z >= 1, expert / edp, expert))
+    optim = sb.optimizer * (
+        np.where(z >= 1, dense / ddp, dense) + np.where(z >= 1, expert / edp, expert)
+    )
     return {"weights": weights, "gradients": grads, "optimizer": optim}
 
 

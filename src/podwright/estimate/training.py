@@ -16,6 +16,7 @@ from podwright.topology import Fabric
 from podwright.workload.layout import RECOMPUTE, SCHEDULES, TrainLayouts
 from podwright.workload.model import ModelSpec
 from podwright.workload.training import (
+    DTYPE_BYTES,
     MEGATRON_ORDER,
     chunk_share,
     dp_comms,
@@ -26,9 +27,6 @@ from podwright.workload.training import (
     training_work,
 )
 
-OPTIMIZER_BYTES_PER_PARAM = (
-    30.0  # Adam: read fp32 master, m, v, grad (16); write master, m, v, bf16 copy (14)
-)
 
 
 @dataclass
@@ -129,7 +127,7 @@ def _data_parallel_work(model, sub, comp, net, order, sb: StateBytes) -> dict:
     edp = sub.tp * sub.cp * sub.dp / (sub.ep * sub.etp)
     dense, expert = stage_params(model, sub)
     opt_params = np.where(sub.zero >= 1, dense / (sub.dp * sub.cp) + expert / edp, dense + expert)
-    out["optimizer"] = comp.memory(opt_params * OPTIMIZER_BYTES_PER_PARAM)
+    out["optimizer"] = comp.memory(opt_params * sb.optimizer_step)
     return out
 
 
@@ -392,6 +390,18 @@ def evaluate_training(
     return result
 
 
+def state_bytes(tr) -> StateBytes:
+    """Bytes per parameter of the weights, gradients and optimizer state a scenario's training
+    section asks for. A master-parameter "remainder" is the two bytes of each fp32 value that
+    its 16-bit weight does not already hold."""
+    master = 2.0 if tr.master_params == "remainder" else DTYPE_BYTES[tr.master_params]
+    return StateBytes(
+        grad=DTYPE_BYTES[tr.grad_reduce],
+        param=DTYPE_BYTES["fp8"] if tr.fp8_params else DTYPE_BYTES["bf16"],
+        optimizer=master + 2.0 * DTYPE_BYTES[tr.optimizer_states],
+    )
+
+
 def evaluate_scenario(scenario, model: ModelSpec, fabric: Fabric, lay: TrainLayouts, **kw):
     """evaluate_training with the scenario's sequence, precision, overlap, placement and
     attention kernels."""
@@ -403,10 +413,8 @@ def evaluate_scenario(scenario, model: ModelSpec, fabric: Fabric, lay: TrainLayo
             op_sac_blocks(model)
         except ValueError as err:
             raise InputError("training.selective_policy", str(err)) from None
-    sb = StateBytes(grad=4.0 if tr.grad_reduce == "fp32" else 2.0,
-                    param=1.0 if tr.fp8_params else 2.0)  # fmt: skip
     return evaluate_training(
         model, fabric, lay, tr.seq_len, scenario.precision, tr.overlap,
-        placement=tr.placement, attention=tr.attention, state_bytes=sb,
+        placement=tr.placement, attention=tr.attention, state_bytes=state_bytes(tr),
         selective=tr.selective_policy, **kw,
     )  # fmt: skip

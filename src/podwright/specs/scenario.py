@@ -58,6 +58,14 @@ class Training(Strict):
     # the weights are kept and gathered in FP8; needs precision fp8 or fp4)
     grad_reduce: Literal["fp32", "bf16"] = "fp32"
     fp8_params: bool = False
+    # optional: the optimizer's own state per parameter (Megatron-Core's precision-aware
+    # optimizer). optimizer_states: the dtype of Adam's two moments (--exp-avg-dtype,
+    # --exp-avg-sq-dtype; fp32 by default; Apex DistributedFusedAdam's dtype). master_params:
+    # the fp32 master copy (default), a 16-bit one (--main-params-dtype fp16; Apex's state
+    # dtype bf16) or, with 16-bit weights, only the 16 bits of each fp32 master value the
+    # weight lacks (store_param_remainders): 2 bytes for all but fp32.
+    optimizer_states: Literal["fp32", "bf16", "fp8"] = "fp32"
+    master_params: Literal["fp32", "bf16", "fp16", "remainder"] = "fp32"
     # optional: full recompute of only this many layers of each pipeline chunk (Megatron's
     # --recompute-method block --recompute-num-layers N); with recompute: full stated and this
     # left out, every layer is recomputed. When recompute is not stated, the full-recompute
