@@ -368,6 +368,32 @@ def test_inference_prediction_contract():
     assert "batch_bound" in ex
 
 
+def test_an_slo_no_layout_meets_reports_the_nearest_candidate():
+    """With an SLO below any reachable TPOT the prediction says so (fits false, a reason with
+    the TPOT reached) and reports the fitting candidate nearest the SLO, the smallest batch,
+    not the largest one; a disaggregated deployment names the pool that misses it."""
+    import podwright
+
+    def run(tpot_ms, **inference):
+        return podwright.predict({
+            "name": "t", "system": "hgx-h100-ib", "chips": 8, "model": "llama-3.1-70b",
+            "precision": "fp8",
+            "inference": {"phase": "decode", "input_len": 2048, "output_len": 512, "batch": "auto",
+                          "instance_chips": 8, "parallel": {"tp": 8}, "slo": {"tpot_ms": tpot_ms}}
+            | inference,
+        })  # fmt: skip
+
+    met, missed = run(50.0), run(1.0)
+    assert met["fits"] and "reason" not in met
+    assert missed["fits"] is False and "TPOT" in missed["reason"] and "SLO 1 ms" in missed["reason"]
+    assert missed["inference"]["tpot_ms"] > 1.0
+    assert missed["inference"]["tpot_ms"] < met["inference"]["tpot_ms"]
+    assert missed["inference"]["batch"] < met["inference"]["batch"]
+
+    disagg = run(1.0, phase="serve", disaggregated={"prefill_chips": 8, "decode_chips": 8})
+    assert disagg["fits"] is False and disagg["reason"].startswith("decode pool:")
+
+
 def test_expert_parallel_group_of_a_tp_instance_stays_in_the_node():
     """TP8 attention with MoE as ETP2 x EP4 on one 8-GPU node: dispatch and combine span the
     node's 8 GPUs (each token to both shards of its experts) over NVLink, not the scale-out."""

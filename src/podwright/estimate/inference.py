@@ -336,15 +336,33 @@ def price_candidates(scenario, model, fabric, lay: InferLayouts) -> tuple[Infere
     return m, r
 
 
+def slo_terms(m: InferenceModel, r: dict) -> dict[str, tuple[np.ndarray, float]]:
+    """The SLO terms that apply to the phase: name -> (each candidate's value in ms, target)."""
+    phase, slo = m.inf.phase, m.inf.slo
+    terms = {}
+    if phase != "prefill" and slo.tpot_ms:
+        terms["TPOT"] = (r["tpot_s"] * 1e3, slo.tpot_ms)
+    if phase != "decode" and slo.ttft_ms:
+        terms["TTFT"] = (r["ttft_s"] * 1e3, slo.ttft_ms)
+    return terms
+
+
 def meets_slo(m: InferenceModel, r: dict) -> np.ndarray:
     """Candidates whose TPOT (decode, serve) and TTFT (prefill, serve) meet the SLO."""
-    phase, slo = m.inf.phase, m.inf.slo
     ok = np.ones_like(r["tokens_per_s_per_chip"], dtype=bool)
-    if phase != "prefill":
-        ok &= r["tpot_s"] * 1e3 <= (slo.tpot_ms or np.inf)
-    if phase != "decode":
-        ok &= r["ttft_s"] * 1e3 <= (slo.ttft_ms or np.inf)
+    for value, target in slo_terms(m, r).values():
+        ok &= value <= target
     return ok
+
+
+def nearest_to_slo(m: InferenceModel, r: dict, fit: np.ndarray) -> tuple[int, str]:
+    """When no candidate meets the SLO: the fitting one that misses it by the least (its worst
+    term relative to the target), and what it reaches."""
+    terms = slo_terms(m, r)
+    miss = np.max([value / target for value, target in terms.values()], axis=0)
+    i = int(np.argmin(np.where(fit, miss, np.inf)))
+    reached = ", ".join(f"{k} {v[i]:.3g} ms (SLO {t:g} ms)" for k, (v, t) in terms.items())
+    return i, f"no layout and batch meets the SLO; the nearest reaches {reached}"
 
 
 def predict_inference(scenario, explain: bool = False, network=None) -> dict:
@@ -365,19 +383,19 @@ def predict_inference(scenario, explain: bool = False, network=None) -> dict:
     fits = i >= 0
     if not fits:
         mem_ok = m.fits(r["memory"])
-        i = _choose(r["tokens_per_s_per_chip"], mem_ok, lay.batch, m.offload)
-        reason = (
-            "no layout and batch meets the SLO" if i >= 0 else "the weights and KV cache do not fit"
-        )
-        if i < 0:
+        if mem_ok.any():
+            i, reason = nearest_to_slo(m, r, mem_ok)
+        else:
             i = int(np.argmin(hbm_bytes(r["memory"])))
+            need = float(hbm_bytes(r["memory"])[i]) / 1e9
+            reason = (
+                "the weights and KV cache do not fit (the smallest candidate needs "
+                f"{need:.1f} GB of {fabric.chip.hbm_gb:g} GB)"
+            )
     one = lay.take([i])
     out: dict = {"scenario": scenario.name, "fits": bool(fits)}
     if not fits:
-        need = float(hbm_bytes(r["memory"])[i]) / 1e9
-        out["reason"] = (
-            f"{reason} (best candidate needs {need:.1f} GB of {fabric.chip.hbm_gb:g} GB)"
-        )
+        out["reason"] = reason
     priced = (
         InferenceModel(scenario, model, fabric, network=network, offload=m.offload)
         if network
@@ -577,4 +595,8 @@ def _predict_disaggregated(scenario, model, fabric, explain, network=None) -> di
         "layout": {"prefill": pre["layout"], "decode": dec["layout"]},
         "band": band,
     }
+    failed = [f"{name} pool: {p['reason']}" for name, p in (("prefill", pre), ("decode", dec))
+              if not p["fits"]]  # fmt: skip
+    if failed:
+        out["reason"] = "; ".join(failed)
     return out
