@@ -28,7 +28,6 @@ from podwright.workload.training import (
 )
 
 
-
 @dataclass
 class TrainingResult:
     layouts: TrainLayouts
