@@ -483,6 +483,10 @@ from podwright.commands.netsim import netsim  # noqa: E402
 
 app.command()(netsim)
 
+from podwright.commands.serve_sim import serve_sim  # noqa: E402
+
+app.command("serve-sim")(serve_sim)
+
 
 def main() -> None:
     """Entry point: runs the app and turns bad input into one line on stderr and exit 2."""

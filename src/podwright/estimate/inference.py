@@ -212,10 +212,12 @@ class InferenceModel:
             return 0, 1.0
         return mtp.tokens, 1.0 + mtp.tokens * mtp.accept_rate
 
-    def decode(self, lay: InferLayouts) -> dict[str, np.ndarray]:
+    def decode(self, lay: InferLayouts, ctx=None) -> dict[str, np.ndarray]:
+        """One decode step of each candidate; `ctx` (tokens per sequence, default the average
+        over a request's decode: input + output / 2) sets the KV cache the step reads."""
         inf = self.inf
         drafts, per_step = self.mtp_tokens()
-        ctx = inf.input_len + inf.output_len / 2.0
+        ctx = inf.input_len + inf.output_len / 2.0 if ctx is None else ctx
         st = self.step(lay, "decode", 1.0 + drafts, ctx)
         # paged KV cache under continuous batching: sequences are spread over their decode, so
         # the batch holds on average input + output/2 tokens per sequence (unless the engine

@@ -1,0 +1,99 @@
+"""`podwright serve-sim`: request-level serving simulation of one model instance."""
+
+from __future__ import annotations
+
+import json as _json
+import sys
+from typing import Annotated
+
+import typer
+
+from podwright.errors import InputError
+
+
+def serve_sim(
+    scenario: Annotated[str, typer.Argument(help="scenario YAML with inference.phase: serve")],
+    rate: Annotated[
+        str,
+        typer.Option(
+            help="arrivals per second per instance, or auto: the highest rate whose "
+            "p99 TTFT and TPOT meet inference.slo"
+        ),
+    ] = "auto",  # fmt: skip
+    requests: Annotated[int, typer.Option(help="requests to simulate")] = 4000,
+    seed: Annotated[int, typer.Option(help="random seed of the arrivals and lengths")] = 0,
+    lengths: Annotated[
+        str,
+        typer.Option(
+            help="fixed: the scenario's lengths; varied: prompts uniform over "
+            "0.5-1.5x input_len, outputs geometric with mean output_len"
+        ),
+    ] = "fixed",  # fmt: skip
+    token_budget: Annotated[
+        int, typer.Option(help="tokens one iteration may schedule (max_num_batched_tokens)")
+    ] = 8192,
+    as_json: Annotated[bool, typer.Option("--json", help="print JSON")] = False,
+    sets: Annotated[
+        list[str] | None,
+        typer.Option("--set", help="what-if override KEY.PATH=VALUE; repeatable"),
+    ] = None,
+) -> None:
+    """Simulate requests arriving at one instance: TTFT / TPOT / end-to-end percentiles,
+    throughput, the share within the SLO; by default the highest rate meeting the SLO at p99."""
+    from rich.console import Console
+    from rich.progress import Progress
+    from rich.table import Table
+
+    from podwright.sim.serving import max_rate, serving_costs, simulate
+    from podwright.specs.scenario import load_scenario
+
+    s = load_scenario(scenario, sets)
+    costs = serving_costs(s)
+    inf = s.inference
+    if rate == "auto":
+        steps = 12
+        with Progress(transient=True, disable=as_json or not sys.stderr.isatty()) as bar:
+            task = bar.add_task("searching the highest rate within the SLO", total=steps)
+            result = max_rate(costs, inf, requests, seed, lengths, token_budget, steps,
+                              progress=lambda: bar.advance(task))  # fmt: skip
+    else:
+        try:
+            value = float(rate)
+        except ValueError:
+            raise InputError("rate", f"must be a number or auto (got {rate!r})") from None
+        result = simulate(costs, inf, value, requests, seed, lengths, token_budget)
+    result = {"scenario": s.name} | result
+    if as_json:
+        sys.stdout.write(_json.dumps(result, indent=2) + "\n")
+        return
+    console = Console(width=None if sys.stdout.isatty() else 160)
+    console.print(
+        f"{s.name}: {result['rate_per_s']:.3g} requests/s on one instance of "
+        f"{result['instance_chips']} chips, layout {result['layout']['parallel']}, "
+        f"up to {result['max_seqs']:,} sequences at once"
+    )
+    table = Table(
+        title=f"{result['requests_measured']:,} of {result['requests']:,} requests, in steady state"
+    )
+    table.add_column("")
+    for p in ("p50", "p90", "p99", "mean"):
+        table.add_column(p, justify="right")
+    for key, label in (
+        ("ttft_ms", "TTFT (ms)"),
+        ("tpot_ms", "TPOT (ms)"),
+        ("e2e_s", "end to end (s)"),
+    ):
+        if result[key]:
+            table.add_row(label, *(f"{result[key][p]:,.3g}" for p in ("p50", "p90", "p99", "mean")))
+    console.print(table)
+    console.print(
+        f"output tokens/s per chip {result['output_tokens_per_s_per_chip']:,.0f} "
+        f"(offered {result['offered_tokens_per_s_per_chip']:,.0f}); within the SLO "
+        f"{100 * result['within_slo']:.1f}% of requests; p99 meets the SLO: "
+        f"{'yes' if result['meets_slo_p99'] else 'no'}"
+    )
+    if "search" in result:
+        lo, hi = result["search"]["highest_rate_met"], result["search"]["lowest_rate_missed"]
+        console.print(
+            f"highest rate meeting the SLO at p99: between {lo:.4g} and {hi:.4g} requests/s"
+        )

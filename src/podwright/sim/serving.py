@@ -1,0 +1,322 @@
+"""Request-level serving simulation of one model instance.
+
+Requests arrive as a Poisson stream; the engine schedules them iteration by iteration, as vLLM,
+SGLang and TensorRT-LLM do with continuous batching and chunked prefill: every running sequence
+decodes one step per iteration, and what is left of the iteration's token budget goes to the
+prompts of waiting requests, oldest first, as long as the KV cache has room for another
+sequence. Each iteration takes what the costing oracle (estimate/inference.py) gives its decode
+batch at the batch's current context, plus the prompt tokens it prefills at the layout's
+per-token prefill cost. The result is the distribution of TTFT, TPOT and end-to-end latency
+that the analytical `predict` (an average step at an average batch) cannot give, the share of
+requests within the SLO, and (`max_rate`) the highest arrival rate whose 99th percentiles meet
+the SLO, as MLPerf Inference's server scenario asks.
+
+Simplifications, stated: attention data-parallel ranks share the batch evenly (no rank waits
+for another's prompt); admission is capped by the sequence count the KV cache holds under the
+engine's reservation policy, not by blocks; MTP advances every sequence by the expected
+tokens per step.
+"""
+
+from __future__ import annotations
+
+from collections import deque
+from dataclasses import dataclass
+
+import numpy as np
+
+from podwright.errors import InputError
+from podwright.estimate.inference import BATCH_GRID, InferenceModel, predict_inference
+from podwright.workload.inference import InferLayouts
+
+DEFAULT_TOKEN_BUDGET = 8192  # vLLM's and TensorRT-LLM's default tokens per iteration
+PERCENTILES = (50, 90, 99)
+DEFAULT_REQUESTS = 4000
+
+
+@dataclass
+class ServingCosts:
+    """What one iteration of one instance costs at its layout."""
+
+    base: np.ndarray  # s: decode step of b sequences (index b) at zero context
+    per_ctx: np.ndarray  # s per token of context per sequence, at b sequences
+    prefill_per_token: float  # s per prompt token prefilled
+    tokens_per_step: float  # tokens a sequence gains per decode step (1, more with MTP)
+    budget_per_seq: float  # tokens a decoding sequence takes of the iteration's budget
+    max_seqs: int  # sequences the KV cache holds at once
+    chips: int
+    layout: dict
+
+    def step(self, b: int, ctx_per_seq: float) -> float:
+        return float(self.base[b] + self.per_ctx[b] * ctx_per_seq)
+
+
+def _instance(lay_row: dict, batches: np.ndarray) -> InferLayouts:
+    p = lay_row["parallel"]
+    ones = np.ones_like(batches)
+    return InferLayouts(
+        n=ones * lay_row["instance_chips"], tp=ones * p["tp"], pp=ones * p["pp"],
+        dp=ones * p["attn_dp"], ep=ones * p["ep"], batch=batches,
+    )  # fmt: skip
+
+
+def serving_costs(scenario) -> ServingCosts:
+    """The scenario's instance (its layout as `predict` chooses it) priced for the simulator:
+    decode steps of 1 to max_seqs sequences, affine in their context, and the prompt cost."""
+    from podwright.estimate.predict import fabric_for
+    from podwright.workload.model import load_model
+
+    inf = scenario.inference
+    if inf is None:
+        raise InputError("inference", "the serving simulation needs an inference section")
+    if inf.disaggregated:
+        raise InputError(
+            "inference.disaggregated", "the serving simulation runs one aggregated instance"
+        )
+    if inf.phase != "serve":
+        raise InputError("inference.phase", f"the serving simulation needs serve (got {inf.phase})")
+    model, fabric = load_model(scenario.model), fabric_for(scenario)
+    pred = predict_inference(scenario)  # the layout: the best within the SLO, else the nearest
+    if not pred["fits"] and "SLO" not in pred["reason"]:
+        raise InputError("inference", pred["reason"])
+    m = InferenceModel(scenario, model, fabric)
+    row = pred["layout"]
+    dp = row["parallel"]["attn_dp"]
+    # the KV cache's capacity in sequences: the largest batch that fits (or the stated batch)
+    grid = _instance(row, BATCH_GRID[BATCH_GRID >= dp])
+    fit = m.fits(m.decode(grid)["memory"])
+    cap = int(grid.batch[fit].max()) if fit.any() else dp
+    if inf.batch != "auto":
+        cap = int(inf.batch)
+    # a step of b sequences runs ceil(b / dp) on every attention rank
+    b = np.arange(1, cap + 1)
+    lay = _instance(row, np.ceil(b / dp).astype(np.int64) * dp)
+    c0, c1 = float(inf.input_len), float(inf.input_len + inf.output_len)
+    t0 = m.decode(lay, ctx=c0)["tpot_s"]
+    t1 = m.decode(lay, ctx=c1)["tpot_s"]
+    drafts, per_step = m.mtp_tokens()
+    step0, step1 = t0 * per_step, t1 * per_step  # seconds per step (tpot_s is per token)
+    per_ctx = (step1 - step0) / (c1 - c0)
+    base = step0 - per_ctx * c0
+    # prompts: the per-token cost at the layout's most efficient prefill batch, as `predict`
+    pre_lay = _instance(row, BATCH_GRID[BATCH_GRID >= dp])
+    pre = m.prefill(pre_lay)
+    per_req = pre["ttft_s"] / pre_lay.batch
+    ok = m.fits(pre["memory"])
+    new_tokens = inf.input_len * (1.0 - inf.cache_hit)
+    t_req = float(per_req[ok].min() if ok.any() else per_req.min())
+    return ServingCosts(
+        base=np.concatenate([[0.0], base]), per_ctx=np.concatenate([[0.0], per_ctx]),
+        prefill_per_token=t_req / new_tokens, tokens_per_step=per_step,
+        budget_per_seq=1.0 + drafts, max_seqs=cap,
+        chips=int(row["instance_chips"]), layout=row | {"batch": cap},
+    )  # fmt: skip
+
+
+def request_lengths(inf, n: int, rng, lengths: str) -> tuple[np.ndarray, np.ndarray]:
+    """Prompt and output tokens per request: the scenario's lengths ("fixed"), or "varied":
+    prompts uniform over 0.5-1.5 x input_len and outputs geometric with mean output_len."""
+    if lengths == "fixed":
+        return np.full(n, float(inf.input_len)), np.full(n, float(inf.output_len))
+    if lengths != "varied":
+        raise InputError("lengths", f"must be fixed or varied (got {lengths!r})")
+    inp = np.maximum(1.0, np.round(rng.uniform(0.5, 1.5, n) * inf.input_len))
+    out = rng.geometric(1.0 / inf.output_len, n).astype(float)
+    return inp, out
+
+
+def simulate(
+    costs: ServingCosts,
+    inf,
+    rate: float,
+    requests: int = DEFAULT_REQUESTS,
+    seed: int = 0,
+    lengths: str = "fixed",
+    token_budget: int = DEFAULT_TOKEN_BUDGET,
+) -> dict:
+    """Serves `requests` Poisson arrivals at `rate` requests/s on one instance and returns
+    latency percentiles, throughput and the SLO share (see module docstring)."""
+    if not rate > 0:
+        raise InputError("rate", f"must be positive (got {rate})")
+    if requests < 1:
+        raise InputError("requests", f"must be at least 1 (got {requests})")
+    if token_budget < 1:
+        raise InputError("token_budget", f"must be at least 1 (got {token_budget})")
+    rng = np.random.default_rng(seed)
+    arrival = np.cumsum(rng.exponential(1.0 / rate, requests))
+    inp, out = request_lengths(inf, requests, rng, lengths)
+    todo = np.maximum(1.0, np.round(inp * (1.0 - inf.cache_hit)))  # prompt tokens to compute
+    gen = np.zeros(requests)
+    first = np.full(requests, np.nan)
+    done = np.full(requests, np.nan)
+    k = costs.tokens_per_step
+
+    queue: deque[int] = deque()  # arrived, prompt not finished (oldest first)
+    running = np.empty(0, dtype=np.int64)  # decoding
+    ctx = 0.0  # context tokens of the running sequences
+    t, nxt = 0.0, 0
+    times, produced = [], []
+    while nxt < requests or queue or running.size:
+        while nxt < requests and arrival[nxt] <= t:
+            queue.append(nxt)
+            nxt += 1
+        if not queue and not running.size:
+            t = arrival[nxt]
+            continue
+        b = running.size
+        if not queue and b:
+            # nothing to prefill: run the decode steps up to the next finish or arrival at once
+            n, dts = _decode_run(costs, b, ctx, running, gen, out, arrival[nxt] - t
+                                 if nxt < requests else np.inf)  # fmt: skip
+            times.extend(t + np.cumsum(dts))
+            produced.extend([b * k] * n)
+            t = times[-1]
+            gen[running] += n * k
+            ctx += n * b * k
+            fin = gen[running] >= out[running]
+            if fin.any():
+                ended = running[fin]
+                done[ended] = t
+                ctx -= float((inp[ended] + gen[ended]).sum())
+                running = running[~fin]
+            continue
+        room = token_budget - b * costs.budget_per_seq
+        slots = costs.max_seqs - b
+        chunk, started = 0.0, []
+        for r in queue:  # prompts in flight first, then new ones while the KV cache has room
+            if room - chunk <= 0 or slots <= 0:
+                break
+            take = min(todo[r], room - chunk)
+            todo[r] -= take
+            chunk += take
+            slots -= 1
+            if todo[r] <= 0:
+                started.append(r)
+        dt = (costs.step(b, ctx / b) if b else 0.0) + chunk * costs.prefill_per_token
+        t += dt
+        tokens = b * k + len(started)
+        if b:
+            gen[running] += k
+            ctx += b * k
+            fin = gen[running] >= out[running]
+            if fin.any():
+                ended = running[fin]
+                done[ended] = t
+                ctx -= float((inp[ended] + gen[ended]).sum())
+                running = running[~fin]
+        for r in started:
+            queue.popleft()  # the started prompts are the oldest in the queue
+            first[r] = t
+            gen[r] = 1.0
+            if out[r] <= 1:
+                done[r] = t
+            else:
+                running = np.append(running, r)
+                ctx += inp[r] + 1.0
+        times.append(t)
+        produced.append(tokens)
+    return _summary(costs, inf, rate, arrival, inp, out, first, done, times, produced)
+
+
+def _decode_run(costs, b, ctx, running, gen, out, until) -> tuple[int, np.ndarray]:
+    """Consecutive decode-only steps of `b` sequences: up to the first one to finish, or until
+    the step during which `until` seconds have passed (the next arrival). The steps' durations
+    grow with the context each adds."""
+    k = costs.tokens_per_step
+    n_fin = int(np.ceil(np.min((out[running] - gen[running]) / k)))
+    j = np.arange(max(n_fin, 1))
+    dts = costs.base[b] + costs.per_ctx[b] * (ctx / b + j * k)
+    n = min(int(np.searchsorted(np.cumsum(dts), until)) + 1, len(dts))
+    return n, dts[:n]
+
+
+def _pcts(x: np.ndarray, scale: float) -> dict:
+    out = {f"p{p}": float(np.percentile(x, p)) * scale for p in PERCENTILES}
+    return out | {"mean": float(np.mean(x)) * scale}
+
+
+def _summary(costs, inf, rate, arrival, inp, out, first, done, times, produced) -> dict:
+    times, produced = np.asarray(times), np.asarray(produced)
+    # steady state: once the first tenth of the requests have had the median end-to-end time
+    # to fill the batch, until the last tenth arrive; throughput and latencies are taken there
+    # (over the whole run when that window holds under a fifth of the requests)
+    e2e = done - arrival
+    start = np.percentile(arrival, 10) + np.median(e2e)
+    end = np.percentile(arrival, 90)
+    win = (times > start) & (times <= end)
+    steady = (arrival >= start) & (arrival <= end)
+    if end > start and win.any() and steady.sum() >= 0.2 * len(arrival):
+        rate_tokens = produced[win].sum() / (end - start)
+    else:
+        rate_tokens = produced.sum() / (times[-1] - arrival[0])
+        steady = np.ones_like(steady)
+    ttft = (first - arrival)[steady]
+    multi = steady & (out > 1)
+    tpot = (done[multi] - first[multi]) / (out[multi] - 1.0)
+    e2e = e2e[steady]
+    slo = inf.slo
+    ok = np.ones_like(ttft, dtype=bool)
+    if slo.ttft_ms:
+        ok &= ttft * 1e3 <= slo.ttft_ms
+    if slo.tpot_ms:
+        ok[out[steady] > 1] &= tpot * 1e3 <= slo.tpot_ms
+    result = {
+        "rate_per_s": rate,
+        "requests": int(len(arrival)),
+        "requests_measured": int(steady.sum()),
+        "instance_chips": costs.chips,
+        "layout": costs.layout,
+        "max_seqs": costs.max_seqs,
+        "ttft_ms": _pcts(ttft, 1e3),
+        "tpot_ms": _pcts(tpot, 1e3) if tpot.size else {},
+        "e2e_s": _pcts(e2e, 1.0),
+        "output_tokens_per_s_per_chip": float(rate_tokens / costs.chips),
+        "offered_tokens_per_s_per_chip": float(rate * np.mean(out) / costs.chips),
+        "within_slo": float(ok.mean()),
+    }
+    result["meets_slo_p99"] = meets_p99(result, slo)
+    return result
+
+
+def meets_p99(result: dict, slo) -> bool:
+    """Whether the 99th-percentile TTFT and TPOT are within the SLO (MLPerf's server rule)."""
+    good = True
+    if slo.ttft_ms:
+        good &= result["ttft_ms"]["p99"] <= slo.ttft_ms
+    if slo.tpot_ms and result["tpot_ms"]:
+        good &= result["tpot_ms"]["p99"] <= slo.tpot_ms
+    return bool(good)
+
+
+def saturation_rate(costs: ServingCosts, inf) -> float:
+    """Requests/s one instance completes with the KV cache full: decode at max_seqs at the
+    average context, plus every request's prompt."""
+    b = costs.max_seqs
+    ctx = inf.input_len + inf.output_len / 2.0
+    per_request = (inf.output_len / costs.tokens_per_step) * costs.step(b, ctx) / b
+    return 1.0 / (per_request + inf.input_len * (1 - inf.cache_hit) * costs.prefill_per_token)
+
+
+def max_rate(costs, inf, requests=DEFAULT_REQUESTS, seed=0, lengths="fixed", token_budget=None,
+             steps: int = 12, progress=None) -> dict:  # fmt: skip
+    """The highest arrival rate whose p99 TTFT and TPOT meet the SLO, by bisection between
+    zero and 1.5x the saturation rate; the result is the simulation at that rate, with the
+    bracket searched."""
+    slo = inf.slo
+    if not (slo.ttft_ms or slo.tpot_ms):
+        raise InputError("inference.slo", "finding the highest rate needs tpot_ms or ttft_ms")
+    budget = token_budget or DEFAULT_TOKEN_BUDGET
+    lo, hi = 0.0, 1.5 * saturation_rate(costs, inf)
+    best = None
+    for _ in range(steps):
+        mid = 0.5 * (lo + hi)
+        r = simulate(costs, inf, mid, requests, seed, lengths, budget)
+        if r["meets_slo_p99"]:
+            lo, best = mid, r
+        else:
+            hi = mid
+        if progress:
+            progress()
+    if best is None:
+        best = simulate(costs, inf, hi / 2**steps, requests, seed, lengths, budget)
+        best["meets_slo_p99"] = meets_p99(best, slo)
+    return best | {"search": {"highest_rate_met": lo, "lowest_rate_missed": hi}}

@@ -1,0 +1,118 @@
+"""The request-level serving simulation (sim/serving.py, `podwright serve-sim`)."""
+
+import json
+
+import numpy as np
+import pytest
+
+from podwright.estimate.inference import InferenceModel
+from podwright.estimate.predict import fabric_for
+from podwright.sim.serving import max_rate, saturation_rate, serving_costs, simulate
+from podwright.specs.scenario import parse_scenario
+from podwright.workload.model import load_model
+
+
+def scenario(**inference):
+    return parse_scenario({
+        "name": "sim", "system": "hgx-h100-ib", "chips": 1, "model": "llama-3.1-8b",
+        "precision": "fp8",
+        "inference": {"phase": "serve", "input_len": 1024, "output_len": 128, "instance_chips": 1,
+                      "parallel": {"tp": 1}, "slo": {"ttft_ms": 1000, "tpot_ms": 30}} | inference,
+    })  # fmt: skip
+
+
+@pytest.fixture(scope="module")
+def base():
+    s = scenario()
+    return s, serving_costs(s)
+
+
+def test_decode_step_costs_are_the_oracles(base):
+    """The simulator's decode step at b sequences and context c is the costing oracle's."""
+    from podwright.sim.serving import _instance
+
+    s, costs = base
+    m = InferenceModel(s, load_model(s.model), fabric_for(s))
+    for b, ctx in ((1, 1024.0), (37, 1100.0), (costs.max_seqs, 1152.0)):
+        lay = _instance(costs.layout, np.array([b]))
+        want = float(m.decode(lay, ctx=ctx)["tpot_s"][0])
+        assert costs.step(b, ctx) == pytest.approx(want, rel=1e-9)
+
+
+def test_an_idle_instance_serves_each_request_alone(base):
+    """At a trickle of requests TTFT is one prompt's prefill and TPOT a one-sequence step."""
+    s, costs = base
+    r = simulate(costs, s.inference, rate=0.01, requests=60, seed=1)
+    prompt_ms = 1e3 * s.inference.input_len * costs.prefill_per_token
+    assert r["ttft_ms"]["p50"] == pytest.approx(prompt_ms, rel=1e-6)
+    mid_ctx = s.inference.input_len + s.inference.output_len / 2
+    assert r["tpot_ms"]["p50"] == pytest.approx(1e3 * costs.step(1, mid_ctx), rel=0.02)
+    assert r["within_slo"] == 1.0 and r["meets_slo_p99"]
+
+
+def test_load_raises_latency_and_output_follows_the_offered_rate(base):
+    s, costs = base
+    sat = saturation_rate(costs, s.inference)
+    runs = [simulate(costs, s.inference, f * sat, requests=1500, seed=2) for f in (0.2, 0.5, 0.8)]
+    for lo, hi in zip(runs, runs[1:], strict=False):
+        assert hi["tpot_ms"]["p50"] > lo["tpot_ms"]["p50"]
+        assert hi["e2e_s"]["mean"] > lo["e2e_s"]["mean"]
+    for r in runs:  # below saturation every token offered is served (steady state)
+        assert r["output_tokens_per_s_per_chip"] == pytest.approx(
+            r["offered_tokens_per_s_per_chip"], rel=0.05
+        )
+    over = simulate(costs, s.inference, 2.0 * sat, requests=1500, seed=2)
+    assert over["ttft_ms"]["p99"] > 10 * runs[-1]["ttft_ms"]["p99"]  # the queue grows
+
+
+def test_seeded_and_varied_lengths(base):
+    s, costs = base
+    a = simulate(costs, s.inference, 5.0, requests=300, seed=3, lengths="varied")
+    b = simulate(costs, s.inference, 5.0, requests=300, seed=3, lengths="varied")
+    c = simulate(costs, s.inference, 5.0, requests=300, seed=4, lengths="varied")
+    assert a == b and a["ttft_ms"] != c["ttft_ms"]
+
+
+def test_highest_rate_within_the_slo(base):
+    """max_rate returns a rate whose p99 TTFT and TPOT meet the SLO; 10% more does not."""
+    s, costs = base
+    best = max_rate(costs, s.inference, requests=1500, seed=5)
+    assert best["meets_slo_p99"]
+    assert best["tpot_ms"]["p99"] <= 30 and best["ttft_ms"]["p99"] <= 1000
+    more = simulate(costs, s.inference, 1.1 * best["rate_per_s"], requests=1500, seed=5)
+    assert not more["meets_slo_p99"]
+
+
+def test_multi_token_prediction_shortens_tpot():
+    s = scenario(mtp={"tokens": 1, "accept_rate": 0.8})
+    costs = serving_costs(s)
+    plain = serving_costs(scenario())
+    assert costs.tokens_per_step == pytest.approx(1.8)
+    fast = simulate(costs, s.inference, 0.01, requests=30, seed=1)
+    slow = simulate(plain, scenario().inference, 0.01, requests=30, seed=1)
+    assert fast["tpot_ms"]["p50"] < 0.8 * slow["tpot_ms"]["p50"]
+
+
+def test_cli_json_and_bad_input(cli, tmp_path):
+    path = tmp_path / "s.yaml"
+    doc = {"name": "sim", "system": "hgx-h100-ib", "chips": 1, "model": "llama-3.1-8b",
+           "inference": {"phase": "serve", "input_len": 512, "output_len": 64,
+                         "slo": {"tpot_ms": 40}}}  # fmt: skip
+    path.write_text(json.dumps(doc))
+    r = cli("serve-sim", str(path), "--rate", "2", "--requests", "200", "--json")
+    assert r.returncode == 0, r.stderr
+    out = json.loads(r.stdout)
+    assert {"ttft_ms", "tpot_ms", "e2e_s", "output_tokens_per_s_per_chip", "within_slo"} <= set(out)
+    for args, field in (
+        (["--rate", "-3"], "rate"),
+        (["--rate", "2", "--lengths", "lognormal"], "lengths"),
+        (["--set", "inference.phase=decode"], "inference.phase"),
+        (
+            ["--set", "inference.disaggregated={prefill_chips: 1, decode_chips: 1}"],
+            "inference.disaggregated",
+        ),
+        (["--set", "inference.slo={}"], "inference.slo"),
+    ):
+        r = cli("serve-sim", str(path), *args)
+        assert r.returncode == 2, (args, r.stdout)
+        assert field in r.stderr and len(r.stderr.strip().splitlines()) == 1
