@@ -30,7 +30,10 @@ def serve_sim(
         ),
     ] = "fixed",  # fmt: skip
     token_budget: Annotated[
-        int, typer.Option(help="tokens one iteration may schedule (max_num_batched_tokens)")
+        int,
+        typer.Option(
+            help="tokens one iteration may schedule per attention rank (max_num_batched_tokens)"
+        ),
     ] = 8192,
     as_json: Annotated[bool, typer.Option("--json", help="print JSON")] = False,
     sets: Annotated[

@@ -149,6 +149,7 @@ def simulate(
     first = np.full(requests, np.nan)
     done = np.full(requests, np.nan)
     k = costs.tokens_per_step
+    budget = token_budget * costs.layout["parallel"]["attn_dp"]  # each rank schedules its own
 
     queue: deque[int] = deque()  # arrived, prompt not finished (oldest first)
     running = np.empty(0, dtype=np.int64)  # decoding
@@ -179,7 +180,7 @@ def simulate(
                 ctx -= float((inp[ended] + gen[ended]).sum())
                 running = running[~fin]
             continue
-        room = token_budget - b * costs.budget_per_seq
+        room = budget - b * costs.budget_per_seq
         slots = costs.max_seqs - b
         chunk, started = 0.0, []
         for r in queue:  # prompts in flight first, then new ones while the KV cache has room
