@@ -73,6 +73,19 @@ def test_seeded_and_varied_lengths(base):
     assert a == b and a["ttft_ms"] != c["ttft_ms"]
 
 
+def test_closed_loop_keeps_its_clients_busy(base):
+    """A closed loop of C clients holds C requests in the system: Little's law, C = rate x mean
+    end-to-end time; more clients raise the rate and the latency."""
+    s, costs = base
+    runs = [simulate(costs, s.inference, 0.0, requests=800, seed=6, lengths="varied",
+                     concurrency=c) for c in (4, 32)]  # fmt: skip
+    for c, r in zip((4, 32), runs, strict=True):
+        assert r["concurrency"] == c
+        assert r["rate_per_s"] * r["e2e_s"]["mean"] == pytest.approx(c, rel=0.05)
+    assert runs[1]["rate_per_s"] > 2 * runs[0]["rate_per_s"]
+    assert runs[1]["tpot_ms"]["p50"] > runs[0]["tpot_ms"]["p50"]
+
+
 def test_highest_rate_within_the_slo(base):
     """max_rate returns a rate whose p99 TTFT and TPOT meet the SLO; 10% more does not."""
     s, costs = base
@@ -105,6 +118,8 @@ def test_cli_json_and_bad_input(cli, tmp_path):
     assert {"ttft_ms", "tpot_ms", "e2e_s", "output_tokens_per_s_per_chip", "within_slo"} <= set(out)
     for args, field in (
         (["--rate", "-3"], "rate"),
+        (["--rate", "2", "--concurrency", "4"], "rate"),
+        (["--concurrency", "0"], "concurrency"),
         (["--rate", "2", "--lengths", "lognormal"], "lengths"),
         (["--set", "inference.phase=decode"], "inference.phase"),
         (

@@ -20,6 +20,13 @@ def serve_sim(
             "p99 TTFT and TPOT meet inference.slo"
         ),
     ] = "auto",  # fmt: skip
+    concurrency: Annotated[
+        int | None,
+        typer.Option(
+            help="a closed loop of this many clients instead of Poisson arrivals, each "
+            "sending its next request when the last ends (--max-concurrency)"
+        ),
+    ] = None,  # fmt: skip
     requests: Annotated[int, typer.Option(help="requests to simulate")] = 4000,
     seed: Annotated[int, typer.Option(help="random seed of the arrivals and lengths")] = 0,
     lengths: Annotated[
@@ -53,7 +60,11 @@ def serve_sim(
     s = load_scenario(scenario, sets)
     costs = serving_costs(s)
     inf = s.inference
-    if rate == "auto":
+    if concurrency is not None:
+        if rate != "auto":
+            raise InputError("rate", "give --rate or --concurrency, not both")
+        result = simulate(costs, inf, 0.0, requests, seed, lengths, token_budget, concurrency)
+    elif rate == "auto":
         steps = 12
         with Progress(transient=True, disable=as_json or not sys.stderr.isatty()) as bar:
             task = bar.add_task("searching the highest rate within the SLO", total=steps)
@@ -70,8 +81,9 @@ def serve_sim(
         sys.stdout.write(_json.dumps(result, indent=2) + "\n")
         return
     console = Console(width=None if sys.stdout.isatty() else 160)
+    clients = f" ({concurrency} clients in a closed loop)" if concurrency else ""
     console.print(
-        f"{s.name}: {result['rate_per_s']:.3g} requests/s on one instance of "
+        f"{s.name}: {result['rate_per_s']:.3g} requests/s{clients} on one instance of "
         f"{result['instance_chips']} chips, layout {result['layout']['parallel']}, "
         f"up to {result['max_seqs']:,} sequences at once"
     )

@@ -25,7 +25,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from podwright.errors import InputError
-from podwright.estimate.inference import BATCH_GRID, InferenceModel, predict_inference
+from podwright.estimate.inference import BATCH_GRID, predict_inference, price_candidates
 from podwright.workload.inference import InferLayouts
 
 DEFAULT_TOKEN_BUDGET = 8192  # vLLM's and TensorRT-LLM's default tokens per iteration
@@ -78,11 +78,12 @@ def serving_costs(scenario) -> ServingCosts:
     pred = predict_inference(scenario)  # the layout: the best within the SLO, else the nearest
     if not pred["fits"] and "SLO" not in pred["reason"]:
         raise InputError("inference", pred["reason"])
-    m = InferenceModel(scenario, model, fabric)
     row = pred["layout"]
     dp = row["parallel"]["attn_dp"]
-    # the KV cache's capacity in sequences: the largest batch that fits (or the stated batch)
+    # the KV cache's capacity in sequences: the largest batch that fits (or the stated batch),
+    # with weights in host memory where `predict` needs that too
     grid = _instance(row, BATCH_GRID[BATCH_GRID >= dp])
+    m, _ = price_candidates(scenario, model, fabric, grid)
     fit = m.fits(m.decode(grid)["memory"])
     cap = int(grid.batch[fit].max()) if fit.any() else dp
     if inf.batch != "auto":
@@ -132,17 +133,27 @@ def simulate(
     seed: int = 0,
     lengths: str = "fixed",
     token_budget: int = DEFAULT_TOKEN_BUDGET,
+    concurrency: int | None = None,
 ) -> dict:
-    """Serves `requests` Poisson arrivals at `rate` requests/s on one instance and returns
+    """Serves `requests` Poisson arrivals at `rate` requests/s on one instance, or with
+    `concurrency` given a closed loop of that many clients, each sending its next request when
+    the last one ends (benchmark_serving's --max-concurrency, InferenceMAX's conc), and returns
     latency percentiles, throughput and the SLO share (see module docstring)."""
-    if not rate > 0:
+    if concurrency is None and not rate > 0:
         raise InputError("rate", f"must be positive (got {rate})")
+    if concurrency is not None and concurrency < 1:
+        raise InputError("concurrency", f"must be at least 1 (got {concurrency})")
     if requests < 1:
         raise InputError("requests", f"must be at least 1 (got {requests})")
     if token_budget < 1:
         raise InputError("token_budget", f"must be at least 1 (got {token_budget})")
     rng = np.random.default_rng(seed)
-    arrival = np.cumsum(rng.exponential(1.0 / rate, requests))
+    if concurrency is None:
+        arrival = np.cumsum(rng.exponential(1.0 / rate, requests))
+        spawn = requests
+    else:  # the first `concurrency` requests at once, each later one when another ends
+        arrival = np.where(np.arange(requests) < concurrency, 0.0, np.inf)
+        spawn = min(concurrency, requests)
     inp, out = request_lengths(inf, requests, rng, lengths)
     todo = np.maximum(1.0, np.round(inp * (1.0 - inf.cache_hit)))  # prompt tokens to compute
     gen = np.zeros(requests)
@@ -179,6 +190,7 @@ def simulate(
                 done[ended] = t
                 ctx -= float((inp[ended] + gen[ended]).sum())
                 running = running[~fin]
+                spawn = _respawn(arrival, spawn, len(ended), t)
             continue
         room = budget - b * costs.budget_per_seq
         slots = costs.max_seqs - b
@@ -204,18 +216,31 @@ def simulate(
                 done[ended] = t
                 ctx -= float((inp[ended] + gen[ended]).sum())
                 running = running[~fin]
+                spawn = _respawn(arrival, spawn, len(ended), t)
         for r in started:
             queue.popleft()  # the started prompts are the oldest in the queue
             first[r] = t
             gen[r] = 1.0
             if out[r] <= 1:
                 done[r] = t
+                spawn = _respawn(arrival, spawn, 1, t)
             else:
                 running = np.append(running, r)
                 ctx += inp[r] + 1.0
         times.append(t)
         produced.append(tokens)
-    return _summary(costs, inf, rate, arrival, inp, out, first, done, times, produced)
+    if concurrency is not None:  # the request rate the closed loop reached
+        rate = (len(arrival) - 1) / max(arrival[-1] - arrival[0], 1e-12)
+    result = _summary(costs, inf, rate, arrival, inp, out, first, done, times, produced)
+    return result | ({"concurrency": concurrency} if concurrency is not None else {})
+
+
+def _respawn(arrival: np.ndarray, spawn: int, ended: int, t: float) -> int:
+    """Closed loop: the clients whose requests just ended send their next ones at `t` (a no-op
+    for Poisson arrivals, which are all spawned at the start)."""
+    nxt = min(spawn + ended, len(arrival))
+    arrival[spawn:nxt] = t
+    return nxt
 
 
 def _decode_run(costs, b, ctx, running, gen, out, until) -> tuple[int, np.ndarray]:
