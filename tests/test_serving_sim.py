@@ -131,3 +131,15 @@ def test_cli_json_and_bad_input(cli, tmp_path):
         r = cli("serve-sim", str(path), *args)
         assert r.returncode == 2, (args, r.stdout)
         assert field in r.stderr and len(r.stderr.strip().splitlines()) == 1
+
+
+def test_python_api_runs_the_simulation():
+    import podwright
+
+    doc = {"name": "api", "system": "hgx-h100-ib", "chips": 1, "model": "llama-3.1-8b",
+           "inference": {"phase": "serve", "input_len": 512, "output_len": 64,
+                         "slo": {"tpot_ms": 40}}}  # fmt: skip
+    at_rate = podwright.serve_sim(doc, rate=2.0, requests=200)
+    closed = podwright.serve_sim(doc, concurrency=4, requests=200, lengths="varied")
+    assert at_rate["rate_per_s"] == 2.0 and closed["concurrency"] == 4
+    assert podwright.serve_sim(doc, requests=300)["meets_slo_p99"]

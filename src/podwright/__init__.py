@@ -78,4 +78,18 @@ def search(scenario, top: int = 5, objective: str = "tokens_per_s_per_chip") -> 
     return run(_scenario(scenario), top=top, objective=objective)
 
 
-__all__ = ["InputError", "SystemHandle", "predict", "search", "system", "__version__"]
+def serve_sim(scenario, rate: float | None = None, concurrency: int | None = None, **kw) -> dict:
+    """Request-level serving simulation of the scenario's instance (see `podwright serve-sim`):
+    Poisson arrivals at `rate` requests/s, a closed loop of `concurrency` clients, or neither:
+    the highest rate whose p99 TTFT and TPOT meet the scenario's SLO. Keyword arguments:
+    requests, seed, lengths ("fixed" | "varied"), token_budget."""
+    from podwright.sim.serving import max_rate, serving_costs, simulate
+
+    s = _scenario(scenario)
+    costs = serving_costs(s)
+    if rate is None and concurrency is None:
+        return max_rate(costs, s.inference, **kw)
+    return simulate(costs, s.inference, rate or 0.0, concurrency=concurrency, **kw)
+
+
+__all__ = ["InputError", "SystemHandle", "predict", "search", "serve_sim", "system", "__version__"]
