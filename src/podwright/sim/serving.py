@@ -156,41 +156,29 @@ def simulate(
         spawn = min(concurrency, requests)
     inp, out = request_lengths(inf, requests, rng, lengths)
     todo = np.maximum(1.0, np.round(inp * (1.0 - inf.cache_hit)))  # prompt tokens to compute
-    gen = np.zeros(requests)
-    first = np.full(requests, np.nan)
-    done = np.full(requests, np.nan)
     k = costs.tokens_per_step
     budget = token_budget * costs.layout["parallel"]["attn_dp"]  # each rank schedules its own
 
+    st = _State(arrival, inp, out, spawn)
     queue: deque[int] = deque()  # arrived, prompt not finished (oldest first)
-    running = np.empty(0, dtype=np.int64)  # decoding
-    ctx = 0.0  # context tokens of the running sequences
     t, nxt = 0.0, 0
     times, produced = [], []
-    while nxt < requests or queue or running.size:
+    while nxt < requests or queue or st.running.size:
         while nxt < requests and arrival[nxt] <= t:
             queue.append(nxt)
             nxt += 1
-        if not queue and not running.size:
+        b = st.running.size
+        if not queue and not b:
             t = arrival[nxt]
             continue
-        b = running.size
-        if not queue and b:
+        if not queue:
             # nothing to prefill: run the decode steps up to the next finish or arrival at once
-            n, dts = _decode_run(costs, b, ctx, running, gen, out, arrival[nxt] - t
-                                 if nxt < requests else np.inf)  # fmt: skip
+            until = arrival[nxt] - t if nxt < requests else np.inf
+            dts = _decode_run(costs, st, until)
             times.extend(t + np.cumsum(dts))
-            produced.extend([b * k] * n)
+            produced.extend([b * k] * len(dts))
             t = times[-1]
-            gen[running] += n * k
-            ctx += n * b * k
-            fin = gen[running] >= out[running]
-            if fin.any():
-                ended = running[fin]
-                done[ended] = t
-                ctx -= float((inp[ended] + gen[ended]).sum())
-                running = running[~fin]
-                spawn = _respawn(arrival, spawn, len(ended), t)
+            st.decode(len(dts), k, t)
             continue
         room = budget - b * costs.budget_per_seq
         slots = costs.max_seqs - b
@@ -204,55 +192,73 @@ def simulate(
             slots -= 1
             if todo[r] <= 0:
                 started.append(r)
-        dt = (costs.step(b, ctx / b) if b else 0.0) + chunk * costs.prefill_per_token
-        t += dt
-        tokens = b * k + len(started)
+        t += (costs.step(b, st.ctx / b) if b else 0.0) + chunk * costs.prefill_per_token
         if b:
-            gen[running] += k
-            ctx += b * k
-            fin = gen[running] >= out[running]
-            if fin.any():
-                ended = running[fin]
-                done[ended] = t
-                ctx -= float((inp[ended] + gen[ended]).sum())
-                running = running[~fin]
-                spawn = _respawn(arrival, spawn, len(ended), t)
+            st.decode(1, k, t)
         for r in started:
             queue.popleft()  # the started prompts are the oldest in the queue
-            first[r] = t
-            gen[r] = 1.0
-            if out[r] <= 1:
-                done[r] = t
-                spawn = _respawn(arrival, spawn, 1, t)
-            else:
-                running = np.append(running, r)
-                ctx += inp[r] + 1.0
+            st.start(r, t)
         times.append(t)
-        produced.append(tokens)
+        produced.append(b * k + len(started))
+    first, done = st.first, st.done
     if concurrency is not None:  # the request rate the closed loop reached
         rate = (len(arrival) - 1) / max(arrival[-1] - arrival[0], 1e-12)
     result = _summary(costs, inf, rate, arrival, inp, out, first, done, times, produced)
     return result | ({"concurrency": concurrency} if concurrency is not None else {})
 
 
-def _respawn(arrival: np.ndarray, spawn: int, ended: int, t: float) -> int:
-    """Closed loop: the clients whose requests just ended send their next ones at `t` (a no-op
-    for Poisson arrivals, which are all spawned at the start)."""
-    nxt = min(spawn + ended, len(arrival))
-    arrival[spawn:nxt] = t
-    return nxt
+class _State:
+    """The requests' progress: tokens generated, first-token and finish times, the decoding
+    sequences and their context; in a closed loop each finish sends the next request."""
+
+    def __init__(self, arrival, inp, out, spawn):
+        self.arrival, self.inp, self.out, self.spawn = arrival, inp, out, spawn
+        self.gen = np.zeros(len(arrival))
+        self.first = np.full(len(arrival), np.nan)
+        self.done = np.full(len(arrival), np.nan)
+        self.running = np.empty(0, dtype=np.int64)
+        self.ctx = 0.0  # context tokens of the running sequences
+
+    def decode(self, steps: int, k: float, t: float) -> None:
+        """`steps` decode steps of every running sequence, ending at `t`."""
+        run = self.running
+        self.gen[run] += steps * k
+        self.ctx += steps * run.size * k
+        fin = self.gen[run] >= self.out[run]
+        if fin.any():
+            self.finish(run[fin], t)
+            self.running = run[~fin]
+
+    def start(self, r: int, t: float) -> None:
+        """Request `r`'s prompt is in: its first token comes out at `t`."""
+        self.first[r] = t
+        self.gen[r] = 1.0
+        if self.out[r] <= 1:
+            self.finish(np.array([r]), t)
+        else:
+            self.running = np.append(self.running, r)
+            self.ctx += self.inp[r] + 1.0
+
+    def finish(self, ended: np.ndarray, t: float) -> None:
+        self.done[ended] = t
+        if np.isin(ended, self.running).any():
+            self.ctx -= float((self.inp[ended] + self.gen[ended]).sum())
+        nxt = min(self.spawn + len(ended), len(self.arrival))
+        self.arrival[self.spawn : nxt] = t  # no-op for Poisson arrivals (all spawned at start)
+        self.spawn = nxt
 
 
-def _decode_run(costs, b, ctx, running, gen, out, until) -> tuple[int, np.ndarray]:
-    """Consecutive decode-only steps of `b` sequences: up to the first one to finish, or until
-    the step during which `until` seconds have passed (the next arrival). The steps' durations
-    grow with the context each adds."""
-    k = costs.tokens_per_step
-    n_fin = int(np.ceil(np.min((out[running] - gen[running]) / k)))
+def _decode_run(costs, st: _State, until: float) -> np.ndarray:
+    """Durations of consecutive decode-only steps: up to the first sequence to finish, or to
+    the step during which `until` seconds have passed (the next arrival). Each step takes
+    longer than the last by the context it added."""
+    k, b = costs.tokens_per_step, st.running.size
+    run = st.running
+    n_fin = int(np.ceil(np.min((st.out[run] - st.gen[run]) / k)))
     j = np.arange(max(n_fin, 1))
-    dts = costs.base[b] + costs.per_ctx[b] * (ctx / b + j * k)
+    dts = costs.base[b] + costs.per_ctx[b] * (st.ctx / b + j * k)
     n = min(int(np.searchsorted(np.cumsum(dts), until)) + 1, len(dts))
-    return n, dts[:n]
+    return dts[:n]
 
 
 def _pcts(x: np.ndarray, scale: float) -> dict:
