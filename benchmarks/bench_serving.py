@@ -1,6 +1,7 @@
-"""Serving-simulation speed (run by hand, not in CI): one simulated run of 4,000 requests and the
-highest-rate search (12 runs) for Llama-3.1-70B on 8 H100 (TP8, FP8, 1,024 in / 256 out) and
-DeepSeek-R1 on 8 B200 (attention DP 8, EP 8, FP4 experts, 1,024 in / 1,024 out).
+"""Serving-simulation speed (run by hand, not in CI): one simulated run (4,000 requests, more
+where those reach no steady state) and the highest-rate search (12 runs) for Llama-3.1-70B on
+8 H100 (TP8, FP8, 1,024 in / 256 out), DeepSeek-R1 on 8 B200 (attention DP 8, EP 8, FP4
+experts, 1,024 in / 1,024 out) and DeepSeek-R1 disaggregated on CloudMatrix384.
 
 Run: OPENBLAS_NUM_THREADS=1 .venv/bin/python benchmarks/bench_serving.py
 """
@@ -25,6 +26,13 @@ CASES = {
                       "instance_chips": 8, "parallel": {"tp": 1, "ep": 8, "attn_dp": 8},
                       "slo": {"ttft_ms": 2000, "tpot_ms": 50}},
     },
+    "deepseek-r1 disaggregated, CloudMatrix384 (96 + 160 NPUs)": {
+        "system": "cloudmatrix384", "chips": 256, "model": "deepseek-r1", "precision": "int8",
+        "inference": {"phase": "serve", "input_len": 4096, "output_len": 1024,
+                      "parallel": {"tp": "auto", "pp": 1, "ep": "auto", "attn_dp": "auto"},
+                      "disaggregated": {"prefill_chips": 96, "decode_chips": 160},
+                      "slo": {"ttft_ms": 2000, "tpot_ms": 50}},
+    },
 }  # fmt: skip
 
 
@@ -42,7 +50,7 @@ def main() -> None:
         best = max_rate(costs, s.inference)
         t_search = time.perf_counter() - t0
         print(
-            f"{name}: costs {t_costs:.2f} s; one run of {run['requests']} requests at "
+            f"{name}: costs {t_costs:.2f} s; one run of {run['requests']:,} requests at "
             f"{rate:.3g}/s {t_run:.2f} s; highest-rate search {t_search:.1f} s "
             f"({best['rate_per_s']:.3g} requests/s, "
             f"{best['output_tokens_per_s_per_chip']:,.0f} tokens/s per chip)"

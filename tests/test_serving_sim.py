@@ -123,14 +123,47 @@ def test_cli_json_and_bad_input(cli, tmp_path):
         (["--rate", "2", "--lengths", "lognormal"], "lengths"),
         (["--set", "inference.phase=decode"], "inference.phase"),
         (
-            ["--set", "inference.disaggregated={prefill_chips: 1, decode_chips: 1}"],
-            "inference.disaggregated",
+            [
+                "--set",
+                "inference.disaggregated={prefill_chips: 1, decode_chips: 1}",
+                "--concurrency",
+                "4",
+            ],
+            "concurrency",
         ),
         (["--set", "inference.slo={}"], "inference.slo"),
     ):
         r = cli("serve-sim", str(path), *args)
         assert r.returncode == 2, (args, r.stdout)
         assert field in r.stderr and len(r.stderr.strip().splitlines()) == 1
+
+
+def test_disaggregated_pools():
+    """Prompts on the prefill pool, KV across the fabric, decode on the decode pool: at a
+    trickle TTFT is one prompt plus the transfer and TPOT a one-sequence decode step; the
+    deployment saturates at its weaker pool; the highest rate meets the SLO at p99."""
+    s = parse_scenario({
+        "name": "disagg", "system": "hgx-h100-ib", "chips": 3, "model": "llama-3.1-8b",
+        "precision": "fp8",
+        "inference": {"phase": "serve", "input_len": 2048, "output_len": 128,
+                      "instance_chips": 1, "disaggregated": {"prefill_chips": 1, "decode_chips": 2},
+                      "slo": {"ttft_ms": 500, "tpot_ms": 25}},
+    })  # fmt: skip
+    costs = serving_costs(s)
+    assert costs.chips == 3 and (costs.prefill_instances, costs.decode_instances) == (1, 2)
+    assert costs.kv_transfer_s > 0
+    r = simulate(costs, s.inference, rate=0.01, requests=40, seed=1)
+    one = s.inference.input_len * costs.prefill.prefill_per_token + costs.kv_transfer_s
+    assert r["ttft_ms"]["p50"] == pytest.approx(1e3 * one, rel=1e-6)
+    ctx = s.inference.input_len + s.inference.output_len / 2
+    assert r["tpot_ms"]["p50"] == pytest.approx(1e3 * costs.decode.step(1, ctx), rel=0.03)
+    assert set(r["layout"]) == {"prefill", "decode"} and r["kv_transfer_ms"] > 0
+    pre = 1.0 / (s.inference.input_len * costs.prefill.prefill_per_token)
+    assert saturation_rate(costs, s.inference) <= pre
+    best = max_rate(costs, s.inference, requests=1000, seed=2)
+    assert best["meets_slo_p99"] and best["rate_per_s"] < saturation_rate(costs, s.inference)
+    busy = simulate(costs, s.inference, 0.9 * pre, requests=1000, seed=2)
+    assert busy["ttft_ms"]["p99"] > 2 * r["ttft_ms"]["p99"]  # prompts queue for the one instance
 
 
 def test_python_api_runs_the_simulation():

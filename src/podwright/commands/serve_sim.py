@@ -27,7 +27,12 @@ def serve_sim(
             "sending its next request when the last ends (--max-concurrency)"
         ),
     ] = None,  # fmt: skip
-    requests: Annotated[int, typer.Option(help="requests to simulate")] = 4000,
+    requests: Annotated[
+        int | None,
+        typer.Option(
+            help="requests to simulate (default 4,000, more where those never reach a steady state)"
+        ),
+    ] = None,  # fmt: skip
     seed: Annotated[int, typer.Option(help="random seed of the arrivals and lengths")] = 0,
     lengths: Annotated[
         str,
@@ -82,13 +87,23 @@ def serve_sim(
         return
     console = Console(width=None if sys.stdout.isatty() else 160)
     clients = f" ({concurrency} clients in a closed loop)" if concurrency else ""
+    lay = result["layout"]
+    if "instances" in result:
+        n = result["instances"]
+        where = (
+            f"{n['prefill']} prefill instance(s) {lay['prefill']['parallel']} and "
+            f"{n['decode']} decode instance(s) {lay['decode']['parallel']} "
+            f"({result['instance_chips']} chips; KV transfer {result['kv_transfer_ms']:.3g} ms)"
+        )
+    else:
+        where = f"one instance of {result['instance_chips']} chips, layout {lay['parallel']}"
     console.print(
-        f"{s.name}: {result['rate_per_s']:.3g} requests/s{clients} on one instance of "
-        f"{result['instance_chips']} chips, layout {result['layout']['parallel']}, "
-        f"up to {result['max_seqs']:,} sequences at once"
+        f"{s.name}: {result['rate_per_s']:.3g} requests/s{clients} on {where}, "
+        f"up to {result['max_seqs']:,} sequences at once per instance"
     )
+    state = "in steady state" if result["steady_state"] else "no steady state reached"
     table = Table(
-        title=f"{result['requests_measured']:,} of {result['requests']:,} requests, in steady state"
+        title=f"{result['requests_measured']:,} of {result['requests']:,} requests, {state}"
     )
     table.add_column("")
     for p in ("p50", "p90", "p99", "mean"):
@@ -99,7 +114,7 @@ def serve_sim(
         ("e2e_s", "end to end (s)"),
     ):
         if result[key]:
-            table.add_row(label, *(f"{result[key][p]:,.3g}" for p in ("p50", "p90", "p99", "mean")))
+            table.add_row(label, *(_cell(result[key][p]) for p in ("p50", "p90", "p99", "mean")))
     console.print(table)
     console.print(
         f"output tokens/s per chip {result['output_tokens_per_s_per_chip']:,.0f} "
@@ -112,3 +127,8 @@ def serve_sim(
         console.print(
             f"highest rate meeting the SLO at p99: between {lo:.4g} and {hi:.4g} requests/s"
         )
+
+
+def _cell(v: float) -> str:
+    """Three significant figures, without exponents: 1,550 rather than 1.55e+03."""
+    return f"{v:,.0f}" if abs(v) >= 100 else f"{v:.3g}"

@@ -524,8 +524,9 @@ def _step_collectives(m: InferenceModel, one: InferLayouts, phase: str, sim=None
     return rows
 
 
-def _predict_disaggregated(scenario, model, fabric, explain, network=None) -> dict:
-    """Prefill and decode pools of their own chips; KV moves between them over the fabric."""
+def disaggregated_pools(scenario) -> dict:
+    """The scenarios of a disaggregated deployment's prefill and decode pools: each pool's own
+    chips, one instance of them all unless `instance_chips` says otherwise."""
     from podwright.specs.scenario import Inference
 
     inf = scenario.inference
@@ -538,17 +539,31 @@ def _predict_disaggregated(scenario, model, fabric, explain, network=None) -> di
         body = Inference(**{**base, "phase": phase, "instance_chips": instance})
         return scenario.model_copy(update={"inference": body, "chips": chips})
 
-    pre_s = pool("prefill", d.prefill_chips)
-    dec_s = pool("decode", d.decode_chips)
+    return {"prefill": pool("prefill", d.prefill_chips), "decode": pool("decode", d.decode_chips)}
+
+
+def kv_transfer_s(scenario, model: ModelSpec, fabric) -> float:
+    """Seconds one prompt's KV cache takes from a prefill chip to a decode chip (point to point
+    across the fabric)."""
+    kv = kv_bytes_per_token(model, InferenceModel(scenario, model, fabric).kv_dtype)
+    net = NetworkModel.of(fabric)
+    nbytes = np.array([kv * scenario.inference.input_len])
+    return float(net.time("p2p", nbytes, np.array([2]), np.array([fabric.chips]))[0][0])
+
+
+def _predict_disaggregated(scenario, model, fabric, explain, network=None) -> dict:
+    """Prefill and decode pools of their own chips; KV moves between them over the fabric."""
+    inf = scenario.inference
+    d = inf.disaggregated
+    pools = disaggregated_pools(scenario)
+    pre_s, dec_s = pools["prefill"], pools["decode"]
     pre = predict_inference(pre_s, network=network)
     dec = predict_inference(dec_s, network=network)
     p_rate = pre["inference"]["prefill_tokens_per_s_per_chip"] * d.prefill_chips / inf.input_len
     d_rate = dec["inference"]["decode_tokens_per_s_per_chip"] * d.decode_chips / inf.output_len
     rate = min(p_rate, d_rate)  # requests/s the deployment sustains
     total = d.prefill_chips + d.decode_chips
-    kv = kv_bytes_per_token(model, InferenceModel(scenario, model, fabric).kv_dtype) * inf.input_len
-    net = NetworkModel.of(fabric)
-    t_kv = float(net.time("p2p", np.array([kv]), np.array([2]), np.array([fabric.chips]))[0][0])
+    t_kv = kv_transfer_s(scenario, model, fabric)
     ideal = (inf.input_len / pre["inference"]["prefill_tokens_per_s_per_chip"]) / (
         inf.output_len / dec["inference"]["decode_tokens_per_s_per_chip"]
     )

@@ -11,10 +11,17 @@ that the analytical `predict` (an average step at an average batch) cannot give,
 requests within the SLO, and (`max_rate`) the highest arrival rate whose 99th percentiles meet
 the SLO, as MLPerf Inference's server scenario asks.
 
+A disaggregated deployment (`inference.disaggregated`) is simulated as its two pools, each of
+instances as `predict` lays them out: a prompt waits for the first free prefill instance, which
+computes it at the per-token cost and emits the first token; its KV cache then crosses the
+fabric to a decode instance (requests dealt round-robin), which decodes it in continuous
+batches as above.
+
 Simplifications, stated: attention data-parallel ranks share the batch evenly (no rank waits
 for another's prompt); admission is capped by the sequence count the KV cache holds under the
 engine's reservation policy, not by blocks; MTP advances every sequence by the expected
-tokens per step.
+tokens per step; a prefill instance serves one prompt at a time, at the per-token cost of its
+most efficient batch.
 """
 
 from __future__ import annotations
@@ -30,7 +37,8 @@ from podwright.workload.inference import InferLayouts
 
 DEFAULT_TOKEN_BUDGET = 8192  # vLLM's and TensorRT-LLM's default tokens per iteration
 PERCENTILES = (50, 90, 99)
-DEFAULT_REQUESTS = 4000
+DEFAULT_REQUESTS = 4000  # the first try when the count is left to the simulator
+MAX_REQUESTS = 100_000
 
 
 @dataclass
@@ -59,22 +67,55 @@ def _instance(lay_row: dict, batches: np.ndarray) -> InferLayouts:
     )  # fmt: skip
 
 
-def serving_costs(scenario) -> ServingCosts:
+@dataclass
+class DisaggregatedCosts:
+    """A prefill pool and a decode pool of instances, and the KV cache's trip between them."""
+
+    prefill: ServingCosts
+    decode: ServingCosts
+    prefill_instances: int
+    decode_instances: int
+    kv_transfer_s: float
+
+    @property
+    def chips(self) -> int:
+        return (self.prefill_instances * self.prefill.chips
+                + self.decode_instances * self.decode.chips)  # fmt: skip
+
+
+def serving_costs(scenario) -> ServingCosts | DisaggregatedCosts:
     """The scenario's instance (its layout as `predict` chooses it) priced for the simulator:
-    decode steps of 1 to max_seqs sequences, affine in their context, and the prompt cost."""
+    decode steps of 1 to max_seqs sequences, affine in their context, and the prompt cost; for
+    a disaggregated deployment, both pools' instances and the KV transfer."""
     from podwright.estimate.predict import fabric_for
     from podwright.workload.model import load_model
 
     inf = scenario.inference
     if inf is None:
         raise InputError("inference", "the serving simulation needs an inference section")
-    if inf.disaggregated:
-        raise InputError(
-            "inference.disaggregated", "the serving simulation runs one aggregated instance"
-        )
     if inf.phase != "serve":
         raise InputError("inference.phase", f"the serving simulation needs serve (got {inf.phase})")
-    model, fabric = load_model(scenario.model), fabric_for(scenario)
+    model = load_model(scenario.model)
+    if not inf.disaggregated:
+        return _instance_costs(scenario, model)
+    from podwright.estimate.inference import disaggregated_pools, kv_transfer_s
+
+    pools = disaggregated_pools(scenario)
+    costs = {phase: _instance_costs(s, model) for phase, s in pools.items()}
+    d = inf.disaggregated
+    return DisaggregatedCosts(
+        prefill=costs["prefill"], decode=costs["decode"],
+        prefill_instances=d.prefill_chips // costs["prefill"].chips,
+        decode_instances=d.decode_chips // costs["decode"].chips,
+        kv_transfer_s=kv_transfer_s(scenario, model, fabric_for(scenario)),
+    )  # fmt: skip
+
+
+def _instance_costs(scenario, model) -> ServingCosts:
+    """One instance of the scenario (a serve, prefill or decode pool) at `predict`'s layout."""
+    from podwright.estimate.predict import fabric_for
+
+    inf, fabric = scenario.inference, fabric_for(scenario)
     pred = predict_inference(scenario)  # the layout: the best within the SLO, else the nearest
     if not pred["fits"] and "SLO" not in pred["reason"]:
         raise InputError("inference", pred["reason"])
@@ -126,23 +167,38 @@ def request_lengths(inf, n: int, rng, lengths: str) -> tuple[np.ndarray, np.ndar
 
 
 def simulate(
-    costs: ServingCosts,
+    costs: ServingCosts | DisaggregatedCosts,
     inf,
     rate: float,
-    requests: int = DEFAULT_REQUESTS,
+    requests: int | None = None,
     seed: int = 0,
     lengths: str = "fixed",
     token_budget: int = DEFAULT_TOKEN_BUDGET,
     concurrency: int | None = None,
 ) -> dict:
-    """Serves `requests` Poisson arrivals at `rate` requests/s on one instance, or with
-    `concurrency` given a closed loop of that many clients, each sending its next request when
-    the last one ends (benchmark_serving's --max-concurrency, InferenceMAX's conc), and returns
-    latency percentiles, throughput and the SLO share (see module docstring)."""
+    """Serves `requests` Poisson arrivals at `rate` requests/s, or with `concurrency` given a
+    closed loop of that many clients, each sending its next request when the last one ends
+    (benchmark_serving's --max-concurrency, InferenceMAX's conc), and returns latency
+    percentiles, throughput and the SLO share (see module docstring). `requests` left out:
+    4,000, or where those never reach a steady state (a deployment that holds thousands of
+    requests at once), enough for about four end-to-end times of arrivals (at most 100,000)."""
+    if requests is not None:
+        return _simulate(costs, inf, rate, requests, seed, lengths, token_budget, concurrency)
+    r = _simulate(costs, inf, rate, DEFAULT_REQUESTS, seed, lengths, token_budget, concurrency)
+    if r["steady_state"]:
+        return r
+    need = 4.0 * r["rate_per_s"] * r["e2e_s"]["p50"]
+    n = int(min(MAX_REQUESTS, max(need, 2 * DEFAULT_REQUESTS)))
+    return _simulate(costs, inf, rate, n, seed, lengths, token_budget, concurrency)
+
+
+def _simulate(costs, inf, rate, requests, seed, lengths, token_budget, concurrency) -> dict:
+    disagg = isinstance(costs, DisaggregatedCosts)
     if concurrency is None and not rate > 0:
         raise InputError("rate", f"must be positive (got {rate})")
-    if concurrency is not None and concurrency < 1:
-        raise InputError("concurrency", f"must be at least 1 (got {concurrency})")
+    if concurrency is not None and (concurrency < 1 or disagg):
+        why = "a closed loop runs on one aggregated instance" if disagg else "must be at least 1"
+        raise InputError("concurrency", f"{why} (got {concurrency})")
     if requests < 1:
         raise InputError("requests", f"must be at least 1 (got {requests})")
     if token_budget < 1:
@@ -156,9 +212,29 @@ def simulate(
         spawn = min(concurrency, requests)
     inp, out = request_lengths(inf, requests, rng, lengths)
     todo = np.maximum(1.0, np.round(inp * (1.0 - inf.cache_hit)))  # prompt tokens to compute
+    if disagg:
+        first, done, times, produced = _disaggregated(costs, arrival, inp, todo, out, token_budget)
+        meta = {"layout": {"prefill": costs.prefill.layout, "decode": costs.decode.layout},
+                "instances": {"prefill": costs.prefill_instances,
+                              "decode": costs.decode_instances},
+                "max_seqs": costs.decode.max_seqs,
+                "kv_transfer_ms": 1e3 * costs.kv_transfer_s}  # fmt: skip
+    else:
+        st, times, produced = _serve(costs, arrival, inp, todo, out, token_budget, spawn)
+        first, done = st.first, st.done
+        meta = {"layout": costs.layout, "max_seqs": costs.max_seqs}
+    if concurrency is not None:  # the request rate the closed loop reached
+        rate = (len(arrival) - 1) / max(arrival[-1] - arrival[0], 1e-12)
+    result = _summary(meta, costs.chips, inf, rate, arrival, out, first, done, times, produced)
+    return result | ({"concurrency": concurrency} if concurrency is not None else {})
+
+
+def _serve(costs: ServingCosts, arrival, inp, todo, out, token_budget, spawn):
+    """One instance's iterations (module docstring) over requests arriving at `arrival` with
+    `todo` prompt tokens each to compute (0: the prompt was computed elsewhere)."""
+    requests = len(arrival)
     k = costs.tokens_per_step
     budget = token_budget * costs.layout["parallel"]["attn_dp"]  # each rank schedules its own
-
     st = _State(arrival, inp, out, spawn)
     queue: deque[int] = deque()  # arrived, prompt not finished (oldest first)
     t, nxt = 0.0, 0
@@ -184,7 +260,7 @@ def simulate(
         slots = costs.max_seqs - b
         chunk, started = 0.0, []
         for r in queue:  # prompts in flight first, then new ones while the KV cache has room
-            if room - chunk <= 0 or slots <= 0:
+            if room - chunk < 0 or slots <= 0 or (room - chunk == 0 and todo[r] > 0):
                 break
             take = min(todo[r], room - chunk)
             todo[r] -= take
@@ -200,11 +276,37 @@ def simulate(
             st.start(r, t)
         times.append(t)
         produced.append(b * k + len(started))
-    first, done = st.first, st.done
-    if concurrency is not None:  # the request rate the closed loop reached
-        rate = (len(arrival) - 1) / max(arrival[-1] - arrival[0], 1e-12)
-    result = _summary(costs, inf, rate, arrival, inp, out, first, done, times, produced)
-    return result | ({"concurrency": concurrency} if concurrency is not None else {})
+    return st, times, produced
+
+
+def _disaggregated(costs: DisaggregatedCosts, arrival, inp, todo, out, token_budget):
+    """Prompts on the first free prefill instance, the KV cache across the fabric (the first
+    token counts as out once it has arrived, as `predict` counts TTFT), then continuous-batch
+    decode on the decode instances, dealt in turn."""
+    free = np.zeros(costs.prefill_instances)  # when each prefill instance is next idle
+    first = np.empty(len(arrival))
+    for r in np.argsort(arrival, kind="stable"):
+        i = int(np.argmin(free))
+        free[i] = max(free[i], arrival[r]) + todo[r] * costs.prefill.prefill_per_token
+        first[r] = free[i] + costs.kv_transfer_s  # as `predict`, TTFT counts the transfer
+    enter = first
+    order = np.argsort(enter, kind="stable")
+    done = np.empty(len(arrival))
+    times, produced = [], []
+    zero = np.zeros(len(arrival))
+    for j in range(costs.decode_instances):
+        idx = order[j :: costs.decode_instances]
+        if not idx.size:
+            continue
+        st, t, p = _serve(costs.decode, enter[idx].copy(), inp[idx], zero[idx], out[idx],
+                          token_budget, len(idx))  # fmt: skip
+        done[idx] = st.done
+        times += t
+        produced += p
+    produced = np.concatenate([np.asarray(produced), np.ones(len(arrival))])  # first tokens
+    times = np.concatenate([np.asarray(times), first])
+    order = np.argsort(times, kind="stable")
+    return first, done, times[order], produced[order]
 
 
 class _State:
@@ -266,7 +368,7 @@ def _pcts(x: np.ndarray, scale: float) -> dict:
     return out | {"mean": float(np.mean(x)) * scale}
 
 
-def _summary(costs, inf, rate, arrival, inp, out, first, done, times, produced) -> dict:
+def _summary(meta, chips, inf, rate, arrival, out, first, done, times, produced) -> dict:
     times, produced = np.asarray(times), np.asarray(produced)
     # steady state: once the first tenth of the requests have had the median end-to-end time
     # to fill the batch, until the last tenth arrive; throughput and latencies are taken there
@@ -276,7 +378,8 @@ def _summary(costs, inf, rate, arrival, inp, out, first, done, times, produced) 
     end = np.percentile(arrival, 90)
     win = (times > start) & (times <= end)
     steady = (arrival >= start) & (arrival <= end)
-    if end > start and win.any() and steady.sum() >= 0.2 * len(arrival):
+    reached = bool(end > start and win.any() and steady.sum() >= 0.2 * len(arrival))
+    if reached:
         rate_tokens = produced[win].sum() / (end - start)
     else:
         rate_tokens = produced.sum() / (times[-1] - arrival[0])
@@ -295,14 +398,14 @@ def _summary(costs, inf, rate, arrival, inp, out, first, done, times, produced) 
         "rate_per_s": rate,
         "requests": int(len(arrival)),
         "requests_measured": int(steady.sum()),
-        "instance_chips": costs.chips,
-        "layout": costs.layout,
-        "max_seqs": costs.max_seqs,
+        "steady_state": reached,
+        "instance_chips": chips,
+        **meta,
         "ttft_ms": _pcts(ttft, 1e3),
         "tpot_ms": _pcts(tpot, 1e3) if tpot.size else {},
         "e2e_s": _pcts(e2e, 1.0),
-        "output_tokens_per_s_per_chip": float(rate_tokens / costs.chips),
-        "offered_tokens_per_s_per_chip": float(rate * np.mean(out) / costs.chips),
+        "output_tokens_per_s_per_chip": float(rate_tokens / chips),
+        "offered_tokens_per_s_per_chip": float(rate * np.mean(out) / chips),
         "within_slo": float(ok.mean()),
     }
     result["meets_slo_p99"] = meets_p99(result, slo)
@@ -319,16 +422,25 @@ def meets_p99(result: dict, slo) -> bool:
     return bool(good)
 
 
-def saturation_rate(costs: ServingCosts, inf) -> float:
-    """Requests/s one instance completes with the KV cache full: decode at max_seqs at the
-    average context, plus every request's prompt."""
+def saturation_rate(costs: ServingCosts | DisaggregatedCosts, inf) -> float:
+    """Requests/s an instance completes with the KV cache full: decode at max_seqs at the
+    average context, plus every request's prompt; for a disaggregated deployment, the lesser
+    of its two pools'."""
+    prompt = inf.input_len * (1 - inf.cache_hit)
+    if isinstance(costs, DisaggregatedCosts):
+        pre = costs.prefill_instances / (prompt * costs.prefill.prefill_per_token)
+        return min(pre, costs.decode_instances * _decode_rate(costs.decode, inf))
+    return 1.0 / (1.0 / _decode_rate(costs, inf) + prompt * costs.prefill_per_token)
+
+
+def _decode_rate(costs: ServingCosts, inf) -> float:
+    """Requests/s one instance decodes with max_seqs sequences at the average context."""
     b = costs.max_seqs
-    ctx = inf.input_len + inf.output_len / 2.0
-    per_request = (inf.output_len / costs.tokens_per_step) * costs.step(b, ctx) / b
-    return 1.0 / (per_request + inf.input_len * (1 - inf.cache_hit) * costs.prefill_per_token)
+    step = costs.step(b, inf.input_len + inf.output_len / 2.0)
+    return b * costs.tokens_per_step / (inf.output_len * step)
 
 
-def max_rate(costs, inf, requests=DEFAULT_REQUESTS, seed=0, lengths="fixed", token_budget=None,
+def max_rate(costs, inf, requests=None, seed=0, lengths="fixed", token_budget=None,
              steps: int = 12, progress=None) -> dict:  # fmt: skip
     """The highest arrival rate whose p99 TTFT and TPOT meet the SLO, by bisection between
     zero and 1.5x the saturation rate; the result is the simulation at that rate, with the
