@@ -29,7 +29,11 @@ def print_prediction(console: Console, p: dict) -> None:
             if isinstance(v, dict):
                 console.print(table(k, ["", "value"], [[a, b] for a, b in v.items()]))
     if not p.get("fits", True):
-        console.print(f"[bold red]does not fit:[/bold red] {p.get('reason')}")
+        reason = p.get("reason", "")
+        label = (
+            "misses the SLO" if "SLO" in reason and "do not fit" not in reason else "does not fit"
+        )
+        console.print(f"[bold red]{label}:[/bold red] {reason}")
     if "layout" in p:
         console.print(f"layout: {p['layout']}")
     if "economics" in p:
