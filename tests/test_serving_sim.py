@@ -5,6 +5,7 @@ import json
 import numpy as np
 import pytest
 
+from podwright.errors import InputError
 from podwright.estimate.inference import InferenceModel
 from podwright.estimate.predict import fabric_for
 from podwright.sim.serving import max_rate, saturation_rate, serving_costs, simulate
@@ -65,6 +66,20 @@ def test_load_raises_latency_and_output_follows_the_offered_rate(base):
     assert over["ttft_ms"]["p99"] > 10 * runs[-1]["ttft_ms"]["p99"]  # the queue grows
 
 
+def test_load_curve(base, cli, tmp_path):
+    """--curve: throughput and tail latency both rise with the load up to saturation."""
+    from podwright.sim.serving import load_curve
+
+    s, costs = base
+    pts = load_curve(costs, s.inference, 4, requests=800, seed=7)
+    assert [p["load"] for p in pts] == pytest.approx([0.1, 0.4, 0.7, 1.0])
+    for lo, hi in zip(pts, pts[1:], strict=False):
+        assert hi["output_tokens_per_s_per_chip"] > lo["output_tokens_per_s_per_chip"]
+        assert hi["tpot_ms"]["p99"] > lo["tpot_ms"]["p99"]
+    with pytest.raises(InputError):
+        load_curve(costs, s.inference, 1)
+
+
 def test_seeded_and_varied_lengths(base):
     s, costs = base
     a = simulate(costs, s.inference, 5.0, requests=300, seed=3, lengths="varied")
@@ -118,6 +133,7 @@ def test_cli_json_and_bad_input(cli, tmp_path):
     assert {"ttft_ms", "tpot_ms", "e2e_s", "output_tokens_per_s_per_chip", "within_slo"} <= set(out)
     for args, field in (
         (["--rate", "-3"], "rate"),
+        (["--curve", "3", "--rate", "2"], "curve"),
         (["--rate", "2", "--concurrency", "4"], "rate"),
         (["--concurrency", "0"], "concurrency"),
         (["--rate", "2", "--lengths", "lognormal"], "lengths"),

@@ -27,6 +27,13 @@ def serve_sim(
             "sending its next request when the last ends (--max-concurrency)"
         ),
     ] = None,  # fmt: skip
+    curve: Annotated[
+        int | None,
+        typer.Option(
+            help="the throughput-latency curve: this many rates from 10% to 100% of "
+            "the saturation rate"
+        ),
+    ] = None,  # fmt: skip
     requests: Annotated[
         int | None,
         typer.Option(
@@ -59,12 +66,21 @@ def serve_sim(
     from rich.progress import Progress
     from rich.table import Table
 
-    from podwright.sim.serving import max_rate, serving_costs, simulate
+    from podwright.sim.serving import load_curve, max_rate, serving_costs, simulate
     from podwright.specs.scenario import load_scenario
 
     s = load_scenario(scenario, sets)
     costs = serving_costs(s)
     inf = s.inference
+    if curve is not None:
+        if rate != "auto" or concurrency is not None:
+            raise InputError("curve", "give --curve alone, without --rate or --concurrency")
+        with Progress(transient=True, disable=as_json or not sys.stderr.isatty()) as bar:
+            task = bar.add_task("simulating the load points", total=curve)
+            points = load_curve(costs, inf, curve, progress=lambda: bar.advance(task),
+                                requests=requests, seed=seed, lengths=lengths,
+                                token_budget=token_budget)  # fmt: skip
+        return _print_curve(s.name, points, as_json)
     if concurrency is not None:
         if rate != "auto":
             raise InputError("rate", "give --rate or --concurrency, not both")
@@ -132,3 +148,25 @@ def serve_sim(
 def _cell(v: float) -> str:
     """Three significant figures, without exponents: 1,550 rather than 1.55e+03."""
     return f"{v:,.0f}" if abs(v) >= 100 else f"{v:.3g}"
+
+
+def _print_curve(name: str, points: list[dict], as_json: bool) -> None:
+    from rich.console import Console
+    from rich.table import Table
+
+    if as_json:
+        sys.stdout.write(_json.dumps({"scenario": name, "curve": points}, indent=2) + "\n")
+        return
+    table = Table(title=f"{name}: throughput against latency (steady state)")
+    for col in ("load", "requests/s", "tokens/s per chip", "TTFT p50 (ms)", "TTFT p99 (ms)",
+                "TPOT p50 (ms)", "TPOT p99 (ms)", "within SLO"):  # fmt: skip
+        table.add_column(col, justify="right")
+    for r in points:
+        tpot = r["tpot_ms"] or {"p50": float("nan"), "p99": float("nan")}
+        table.add_row(
+            f"{100 * r['load']:.0f}%", _cell(r["rate_per_s"]),
+            _cell(r["output_tokens_per_s_per_chip"]), _cell(r["ttft_ms"]["p50"]),
+            _cell(r["ttft_ms"]["p99"]), _cell(tpot["p50"]), _cell(tpot["p99"]),
+            f"{100 * r['within_slo']:.0f}%",
+        )  # fmt: skip
+    Console(width=None if sys.stdout.isatty() else 160).print(table)

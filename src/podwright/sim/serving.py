@@ -440,6 +440,20 @@ def _decode_rate(costs: ServingCosts, inf) -> float:
     return b * costs.tokens_per_step / (inf.output_len * step)
 
 
+def load_curve(costs, inf, points: int = 8, progress=None, **kw) -> list[dict]:
+    """The throughput-latency curve: simulations at `points` arrival rates spread evenly from a
+    tenth of the saturation rate to the saturation rate."""
+    if points < 2:
+        raise InputError("curve", f"needs at least 2 points (got {points})")
+    sat = saturation_rate(costs, inf)
+    out = []
+    for f in np.linspace(0.1, 1.0, points):
+        out.append(simulate(costs, inf, float(f * sat), **kw) | {"load": float(f)})
+        if progress:
+            progress()
+    return out
+
+
 def max_rate(costs, inf, requests=None, seed=0, lengths="fixed", token_budget=None,
              steps: int = 12, progress=None) -> dict:  # fmt: skip
     """The highest arrival rate whose p99 TTFT and TPOT meet the SLO, by bisection between
