@@ -192,3 +192,19 @@ def test_python_api_runs_the_simulation():
     closed = podwright.serve_sim(doc, concurrency=4, requests=200, lengths="varied")
     assert at_rate["rate_per_s"] == 2.0 and closed["concurrency"] == 4
     assert podwright.serve_sim(doc, requests=300)["meets_slo_p99"]
+
+
+def test_published_throughput_latency_curves_gate():
+    """The simulation against the held-out published curves (examples/heldout/serving/):
+    median |error| per metric not above the recorded level (tests/accuracy_gate.json)."""
+    from pathlib import Path
+
+    from podwright.sim.serving_checks import serving_errors, summary
+
+    root = Path(__file__).resolve().parents[1]
+    gate = json.loads((root / "tests" / "accuracy_gate.json").read_text())
+    gate = gate["serving_median_abs_error"]
+    rows = serving_errors(sorted((root / "examples" / "heldout" / "serving").glob("*.yaml")))
+    assert len(rows) >= 8
+    for key, value in summary(rows).items():
+        assert value <= gate[key] + 1e-9, f"{key}: {value:.3f} > {gate[key]}"
