@@ -2,6 +2,7 @@
 training cases a layout at least as fast as the published one."""
 
 import copy
+import json
 from pathlib import Path
 
 import pytest
@@ -104,3 +105,23 @@ def test_serve_search_reports_the_prefill_decode_split():
     assert split["prefill_to_decode_chips"] > 0
     P, D = split["prefill_tokens_per_s_per_chip"], split["decode_tokens_per_s_per_chip"]
     assert split["output_tokens_per_s_per_chip"] == pytest.approx(512 / (4096 / P + 512 / D))
+
+
+def test_search_takes_what_if_overrides(cli, tmp_path):
+    """`search --set` applies what-if fields before the layouts are enumerated."""
+    s = tmp_path / "s.yaml"
+    s.write_text(
+        yaml.safe_dump(
+            {"system": "hgx-h100-ib", "chips": 8, "model": "llama-3.1-8b", "precision": "fp8",
+             "inference": {"phase": "decode", "parallel": {"tp": "auto", "attn_dp": "auto"},
+                           "instance_chips": "auto"}}
+        )
+    )  # fmt: skip
+    base = json.loads(cli("search", str(s), "--json", "--top", "1").stdout)
+    r = cli("search", str(s), "--json", "--top", "1", "--set", "inference.input_len=512")
+    assert r.returncode == 0, r.stderr
+    short = json.loads(r.stdout)
+    rate = "decode_tokens_per_s_per_chip"
+    assert short["results"][0]["inference"][rate] > base["results"][0]["inference"][rate]
+    bad = cli("search", str(s), "--set", "inference.input_len=-1")
+    assert bad.returncode == 2 and "input_len" in bad.stderr

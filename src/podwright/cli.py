@@ -304,13 +304,14 @@ def search_cmd(
     figure: Annotated[
         str | None, typer.Option("--figure", "-o", help="Pareto front figure (.png/.html)")
     ] = None,
+    sets: SetOpt = None,
 ) -> None:
     """Best parallel layouts of a scenario (every `auto` key enumerated), rejected counts, Pareto front."""
     from podwright.report.tables import table
     from podwright.search.layouts import search
     from podwright.specs.scenario import load_scenario
 
-    result = search(load_scenario(scenario), top=top, objective=objective)
+    result = search(load_scenario(scenario, sets), top=top, objective=objective)
     if figure:
         from podwright.report.figures import pareto_figure
 
