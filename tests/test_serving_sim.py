@@ -80,6 +80,18 @@ def test_load_curve(base, cli, tmp_path):
         load_curve(costs, s.inference, 1)
 
 
+def test_band_from_the_calibration_ends(base):
+    """--band: the same run with the calibration factors at either end brackets the result."""
+    from podwright.sim.serving import band
+
+    s, costs = base
+    central = simulate(costs, s.inference, 10.0, requests=500, seed=8)
+    b = band(s, lambda c: simulate(c, s.inference, 10.0, requests=500, seed=8))
+    lo, hi = b["tpot_ms.p99"]
+    assert lo < central["tpot_ms"]["p99"] < hi
+    assert b["rate_per_s"] == [10.0, 10.0]
+
+
 def test_seeded_and_varied_lengths(base):
     s, costs = base
     a = simulate(costs, s.inference, 5.0, requests=300, seed=3, lengths="varied")

@@ -54,6 +54,14 @@ def serve_sim(
             help="tokens one iteration may schedule per attention rank (max_num_batched_tokens)"
         ),
     ] = 8192,
+    with_band: Annotated[
+        bool,
+        typer.Option(
+            "--band",
+            help="also run with the calibration factors at both ends of their "
+            "uncertainty: [low, high] of the rate, throughput and p99 latencies",
+        ),
+    ] = False,  # fmt: skip
     as_json: Annotated[bool, typer.Option("--json", help="print JSON")] = False,
     sets: Annotated[
         list[str] | None,
@@ -66,7 +74,7 @@ def serve_sim(
     from rich.progress import Progress
     from rich.table import Table
 
-    from podwright.sim.serving import load_curve, max_rate, serving_costs, simulate
+    from podwright.sim.serving import band, load_curve, max_rate, serving_costs, simulate
     from podwright.specs.scenario import load_scenario
 
     s = load_scenario(scenario, sets)
@@ -84,19 +92,33 @@ def serve_sim(
     if concurrency is not None:
         if rate != "auto":
             raise InputError("rate", "give --rate or --concurrency, not both")
-        result = simulate(costs, inf, 0.0, requests, seed, lengths, token_budget, concurrency)
+
+        def run(c, progress=None):
+            return simulate(c, inf, 0.0, requests, seed, lengths, token_budget, concurrency)
+
+        runs = 1
     elif rate == "auto":
-        steps = 12
-        with Progress(transient=True, disable=as_json or not sys.stderr.isatty()) as bar:
-            task = bar.add_task("searching the highest rate within the SLO", total=steps)
-            result = max_rate(costs, inf, requests, seed, lengths, token_budget, steps,
-                              progress=lambda: bar.advance(task))  # fmt: skip
+        steps = runs = 12
+
+        def run(c, progress=None):
+            return max_rate(c, inf, requests, seed, lengths, token_budget, steps, progress)
+
     else:
         try:
             value = float(rate)
         except ValueError:
             raise InputError("rate", f"must be a number or auto (got {rate!r})") from None
-        result = simulate(costs, inf, value, requests, seed, lengths, token_budget)
+
+        def run(c, progress=None):
+            return simulate(c, inf, value, requests, seed, lengths, token_budget)
+
+        runs = 1
+    with Progress(transient=True, disable=as_json or not sys.stderr.isatty()) as bar:
+        task = bar.add_task("simulating", total=runs * (3 if with_band else 1))
+        step = lambda: bar.advance(task)  # noqa: E731
+        result = run(costs, step) if runs > 1 else run(costs)
+        if with_band:
+            result["band"] = band(s, lambda c: run(c, step if runs > 1 else None))
     result = {"scenario": s.name} | result
     if as_json:
         sys.stdout.write(_json.dumps(result, indent=2) + "\n")
@@ -138,6 +160,8 @@ def serve_sim(
         f"{100 * result['within_slo']:.1f}% of requests; p99 meets the SLO: "
         f"{'yes' if result['meets_slo_p99'] else 'no'}"
     )
+    for key, (lo, hi) in result.get("band", {}).items():
+        console.print(f"band {key}: {_cell(lo)} .. {_cell(hi)}")
     if "search" in result:
         lo, hi = result["search"]["highest_rate_met"], result["search"]["lowest_rate_missed"]
         console.print(

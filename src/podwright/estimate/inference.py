@@ -327,13 +327,16 @@ def _phase_result(m: InferenceModel, lay: InferLayouts) -> dict:
     return _serve(m, lay)
 
 
-def price_candidates(scenario, model, fabric, lay: InferLayouts) -> tuple[InferenceModel, dict]:
+def price_candidates(
+    scenario, model, fabric, lay: InferLayouts, side: int = 0
+) -> tuple[InferenceModel, dict]:
     """The model that prices the scenario and every candidate's result for its phase: weights
-    in HBM where any candidate fits there, else with the excess kept in host memory."""
-    m = InferenceModel(scenario, model, fabric)
+    in HBM where any candidate fits there, else with the excess kept in host memory. `side`:
+    the calibration factors at their low (-1) or high (+1) end."""
+    m = InferenceModel(scenario, model, fabric, side)
     r = _phase_result(m, lay)
     if not m.fits(r["memory"]).any() and fabric.chip.host_bw:
-        m = InferenceModel(scenario, model, fabric, offload=True)
+        m = InferenceModel(scenario, model, fabric, side, offload=True)
         r = _phase_result(m, lay)
     return m, r
 

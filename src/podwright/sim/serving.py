@@ -83,10 +83,11 @@ class DisaggregatedCosts:
                 + self.decode_instances * self.decode.chips)  # fmt: skip
 
 
-def serving_costs(scenario) -> ServingCosts | DisaggregatedCosts:
+def serving_costs(scenario, side: int = 0) -> ServingCosts | DisaggregatedCosts:
     """The scenario's instance (its layout as `predict` chooses it) priced for the simulator:
     decode steps of 1 to max_seqs sequences, affine in their context, and the prompt cost; for
-    a disaggregated deployment, both pools' instances and the KV transfer."""
+    a disaggregated deployment, both pools' instances and the KV transfer. `side` prices them
+    with the calibration factors at their low (-1) or high (+1) end, for the band."""
     from podwright.estimate.predict import fabric_for
     from podwright.workload.model import load_model
 
@@ -97,11 +98,11 @@ def serving_costs(scenario) -> ServingCosts | DisaggregatedCosts:
         raise InputError("inference.phase", f"the serving simulation needs serve (got {inf.phase})")
     model = load_model(scenario.model)
     if not inf.disaggregated:
-        return _instance_costs(scenario, model)
+        return _instance_costs(scenario, model, side)
     from podwright.estimate.inference import disaggregated_pools, kv_transfer_s
 
     pools = disaggregated_pools(scenario)
-    costs = {phase: _instance_costs(s, model) for phase, s in pools.items()}
+    costs = {phase: _instance_costs(s, model, side) for phase, s in pools.items()}
     d = inf.disaggregated
     return DisaggregatedCosts(
         prefill=costs["prefill"], decode=costs["decode"],
@@ -111,7 +112,7 @@ def serving_costs(scenario) -> ServingCosts | DisaggregatedCosts:
     )  # fmt: skip
 
 
-def _instance_costs(scenario, model) -> ServingCosts:
+def _instance_costs(scenario, model, side: int = 0) -> ServingCosts:
     """One instance of the scenario (a serve, prefill or decode pool) at `predict`'s layout."""
     from podwright.estimate.predict import fabric_for
 
@@ -124,7 +125,7 @@ def _instance_costs(scenario, model) -> ServingCosts:
     # the KV cache's capacity in sequences: the largest batch that fits (or the stated batch),
     # with weights in host memory where `predict` needs that too
     grid = _instance(row, BATCH_GRID[BATCH_GRID >= dp])
-    m, _ = price_candidates(scenario, model, fabric, grid)
+    m, _ = price_candidates(scenario, model, fabric, grid, side)
     fit = m.fits(m.decode(grid)["memory"])
     cap = int(grid.batch[fit].max()) if fit.any() else dp
     if inf.batch != "auto":
@@ -438,6 +439,27 @@ def _decode_rate(costs: ServingCosts, inf) -> float:
     b = costs.max_seqs
     step = costs.step(b, inf.input_len + inf.output_len / 2.0)
     return b * costs.tokens_per_step / (inf.output_len * step)
+
+
+BAND_KEYS = ("rate_per_s", "output_tokens_per_s_per_chip", "ttft_ms.p99", "tpot_ms.p99")
+
+
+def band(scenario, run) -> dict[str, list[float]]:
+    """[low, high] of the headline figures over `run(costs)` with the calibration factors at
+    either end of their stated uncertainty, as `predict`'s band."""
+    ends = [run(serving_costs(scenario, side)) for side in (-1, +1)]
+    out = {}
+    for key in BAND_KEYS:
+        vals = []
+        for r in ends:
+            v = r
+            for part in key.split("."):
+                v = v.get(part) if isinstance(v, dict) else None
+            if v is not None:
+                vals.append(float(v))
+        if len(vals) == 2:
+            out[key] = [min(vals), max(vals)]
+    return out
 
 
 def load_curve(costs, inf, points: int = 8, progress=None, **kw) -> list[dict]:
