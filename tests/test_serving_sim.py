@@ -98,6 +98,18 @@ def test_seeded_and_varied_lengths(base):
     b = simulate(costs, s.inference, 5.0, requests=300, seed=3, lengths="varied")
     c = simulate(costs, s.inference, 5.0, requests=300, seed=4, lengths="varied")
     assert a == b and a["ttft_ms"] != c["ttft_ms"]
+    from podwright.sim.serving import request_lengths
+
+    inp, out = request_lengths(s.inference, 2000, np.random.default_rng(0), "range:0.8")
+    assert (
+        inp.min() >= int(0.8 * 1024)
+        and inp.max() <= 1024
+        and inp.mean() == pytest.approx(922, rel=0.01)
+    )
+    assert out.min() >= int(0.8 * 128) and out.max() <= 128
+    for bad in ("range:1.5", "range:x", "poisson"):
+        with pytest.raises(InputError):
+            request_lengths(s.inference, 10, np.random.default_rng(0), bad)
 
 
 def test_closed_loop_keeps_its_clients_busy(base):

@@ -45,7 +45,8 @@ def serve_sim(
         str,
         typer.Option(
             help="fixed: the scenario's lengths; varied: prompts uniform over "
-            "0.5-1.5x input_len, outputs geometric with mean output_len"
+            "0.5-1.5x input_len, outputs geometric with mean output_len; range:R: both uniform "
+            "from R x length to the length (--random-range-ratio)"
         ),
     ] = "fixed",  # fmt: skip
     token_budget: Annotated[

@@ -156,15 +156,30 @@ def _instance_costs(scenario, model, side: int = 0) -> ServingCosts:
 
 
 def request_lengths(inf, n: int, rng, lengths: str) -> tuple[np.ndarray, np.ndarray]:
-    """Prompt and output tokens per request: the scenario's lengths ("fixed"), or "varied":
-    prompts uniform over 0.5-1.5 x input_len and outputs geometric with mean output_len."""
+    """Prompt and output tokens per request: the scenario's lengths ("fixed"); "varied":
+    prompts uniform over 0.5-1.5 x input_len and outputs geometric with mean output_len;
+    "range:R": both uniform over the integers from R x length to the length (benchmark_serving's
+    --random-range-ratio R as InferenceMAX runs it)."""
+    L_in, L_out = float(inf.input_len), float(inf.output_len)
     if lengths == "fixed":
-        return np.full(n, float(inf.input_len)), np.full(n, float(inf.output_len))
-    if lengths != "varied":
-        raise InputError("lengths", f"must be fixed or varied (got {lengths!r})")
-    inp = np.maximum(1.0, np.round(rng.uniform(0.5, 1.5, n) * inf.input_len))
-    out = rng.geometric(1.0 / inf.output_len, n).astype(float)
-    return inp, out
+        return np.full(n, L_in), np.full(n, L_out)
+    if lengths == "varied":
+        inp = np.maximum(1.0, np.round(rng.uniform(0.5, 1.5, n) * L_in))
+        return inp, rng.geometric(1.0 / L_out, n).astype(float)
+    ratio = None
+    if lengths.startswith("range:"):
+        try:
+            ratio = float(lengths.removeprefix("range:"))
+        except ValueError:
+            ratio = None
+    if ratio is None or not 0.0 <= ratio <= 1.0:
+        raise InputError(
+            "lengths", f"must be fixed, varied or range:R, 0 <= R <= 1 (got {lengths!r})"
+        )
+    draw = [
+        rng.integers(max(1, int(ratio * x)), int(x) + 1, n).astype(float) for x in (L_in, L_out)
+    ]
+    return draw[0], draw[1]
 
 
 def simulate(
