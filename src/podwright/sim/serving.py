@@ -1,6 +1,6 @@
-"""Request-level serving simulation of one model instance.
+"""Request-level serving simulation of one model instance or a disaggregated deployment.
 
-Requests arrive as a Poisson stream; the engine schedules them iteration by iteration, as vLLM,
+Requests arrive as a Poisson stream (or from a closed loop of clients); the engine schedules them iteration by iteration, as vLLM,
 SGLang and TensorRT-LLM do with continuous batching and chunked prefill: every running sequence
 decodes one step per iteration, and what is left of the iteration's token budget goes to the
 prompts of waiting requests, oldest first, as long as the KV cache has room for another
@@ -35,7 +35,9 @@ from podwright.errors import InputError
 from podwright.estimate.inference import BATCH_GRID, predict_inference, price_candidates
 from podwright.workload.inference import InferLayouts
 
-DEFAULT_TOKEN_BUDGET = 8192  # vLLM's and TensorRT-LLM's default tokens per iteration
+# tokens one iteration schedules: vLLM's max_num_batched_tokens default for its API server on
+# GPUs of 70 GiB or more (vllm/engine/arg_utils.py, get_batch_defaults; 2,048 below that and on A100)
+DEFAULT_TOKEN_BUDGET = 8192
 PERCENTILES = (50, 90, 99)
 DEFAULT_REQUESTS = 4000  # the first try when the count is left to the simulator
 MAX_REQUESTS = 100_000
