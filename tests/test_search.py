@@ -83,8 +83,8 @@ def test_search_beats_or_matches_published_layout(case_id):
     )
 
 
-def test_pareto_figure(cli, tmp_path):
-    pytest.importorskip("matplotlib")
+def decode_search_file(tmp_path):
+    """A decode scenario of Llama-3.1-8B on 8 H100 with its layout left to the search."""
     s = tmp_path / "s.yaml"
     s.write_text(
         yaml.safe_dump(
@@ -93,6 +93,12 @@ def test_pareto_figure(cli, tmp_path):
                            "instance_chips": "auto"}}
         )
     )  # fmt: skip
+    return s
+
+
+def test_pareto_figure(cli, tmp_path):
+    pytest.importorskip("matplotlib")
+    s = decode_search_file(tmp_path)
     fig = tmp_path / "front.png"
     r = cli("search", str(s), "-o", str(fig))
     assert r.returncode == 0, r.stderr
@@ -109,14 +115,7 @@ def test_serve_search_reports_the_prefill_decode_split():
 
 def test_search_takes_what_if_overrides(cli, tmp_path):
     """`search --set` applies what-if fields before the layouts are enumerated."""
-    s = tmp_path / "s.yaml"
-    s.write_text(
-        yaml.safe_dump(
-            {"system": "hgx-h100-ib", "chips": 8, "model": "llama-3.1-8b", "precision": "fp8",
-             "inference": {"phase": "decode", "parallel": {"tp": "auto", "attn_dp": "auto"},
-                           "instance_chips": "auto"}}
-        )
-    )  # fmt: skip
+    s = decode_search_file(tmp_path)
     base = json.loads(cli("search", str(s), "--json", "--top", "1").stdout)
     r = cli("search", str(s), "--json", "--top", "1", "--set", "inference.input_len=512")
     assert r.returncode == 0, r.stderr
