@@ -215,6 +215,10 @@ def test_python_api_runs_the_simulation():
     at_rate = podwright.serve_sim(doc, rate=2.0, requests=200)
     closed = podwright.serve_sim(doc, concurrency=4, requests=200, lengths="varied")
     assert at_rate["rate_per_s"] == 2.0 and closed["concurrency"] == 4
+    econ = at_rate["economics"]  # $/Mtoken at the simulated output rate, as predict quotes it
+    assert econ["usd_per_mtoken"] == pytest.approx(
+        econ["usd_per_hour"] / (at_rate["output_tokens_per_s_per_chip"] * 3600) * 1e6
+    )
     assert podwright.serve_sim(doc, requests=300)["meets_slo_p99"]
 
 

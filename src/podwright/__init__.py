@@ -83,13 +83,15 @@ def serve_sim(scenario, rate: float | None = None, concurrency: int | None = Non
     Poisson arrivals at `rate` requests/s, a closed loop of `concurrency` clients, or neither:
     the highest rate whose p99 TTFT and TPOT meet the scenario's SLO. Keyword arguments:
     requests, seed, lengths ("fixed" | "varied"), token_budget."""
-    from podwright.sim.serving import max_rate, serving_costs, simulate
+    from podwright.sim.serving import max_rate, serving_costs, simulate, with_economics
 
     s = _scenario(scenario)
     costs = serving_costs(s)
     if rate is None and concurrency is None:
-        return max_rate(costs, s.inference, **kw)
-    return simulate(costs, s.inference, rate or 0.0, concurrency=concurrency, **kw)
+        return with_economics(s, max_rate(costs, s.inference, **kw))
+    return with_economics(
+        s, simulate(costs, s.inference, rate or 0.0, concurrency=concurrency, **kw)
+    )
 
 
 __all__ = ["InputError", "SystemHandle", "predict", "search", "serve_sim", "system", "__version__"]

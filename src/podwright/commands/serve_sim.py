@@ -75,7 +75,14 @@ def serve_sim(
     from rich.progress import Progress
     from rich.table import Table
 
-    from podwright.sim.serving import band, load_curve, max_rate, serving_costs, simulate
+    from podwright.sim.serving import (
+        band,
+        load_curve,
+        max_rate,
+        serving_costs,
+        simulate,
+        with_economics,
+    )
     from podwright.specs.scenario import load_scenario
 
     s = load_scenario(scenario, sets)
@@ -120,7 +127,7 @@ def serve_sim(
         result = run(costs, step) if runs > 1 else run(costs)
         if with_band:
             result["band"] = band(s, lambda c: run(c, step if runs > 1 else None))
-    result = {"scenario": s.name} | result
+    result = with_economics(s, {"scenario": s.name} | result)
     if as_json:
         sys.stdout.write(_json.dumps(result, indent=2) + "\n")
         return
@@ -161,6 +168,12 @@ def serve_sim(
         f"{100 * result['within_slo']:.1f}% of requests; p99 meets the SLO: "
         f"{'yes' if result['meets_slo_p99'] else 'no'}"
     )
+    econ = result["economics"]
+    if "usd_per_mtoken" in econ:
+        console.print(
+            f"${econ['usd_per_mtoken']:.3g} per million output tokens at this rate "
+            f"(${econ['usd_per_hour']:,.0f}/hour for {s.chips} chips)"
+        )
     for key, (lo, hi) in result.get("band", {}).items():
         console.print(f"band {key}: {_cell(lo)} .. {_cell(hi)}")
     if "search" in result:

@@ -458,6 +458,16 @@ def _decode_rate(costs: ServingCosts, inf) -> float:
     return b * costs.tokens_per_step / (inf.output_len * step)
 
 
+def with_economics(scenario, result: dict) -> dict:
+    """The result with its `economics`: $/hour of the scenario's chips and, at the simulated
+    output rate, $/million output tokens and tokens per joule (economics/cost.py)."""
+    from podwright.economics.cost import scenario_cost
+    from podwright.estimate.predict import fabric_for
+
+    cost = scenario_cost(scenario, fabric_for(scenario), result["output_tokens_per_s_per_chip"])
+    return result | {"economics": cost}
+
+
 BAND_KEYS = ("rate_per_s", "output_tokens_per_s_per_chip", "ttft_ms.p99", "tpot_ms.p99")
 
 
