@@ -112,6 +112,19 @@ def test_seeded_and_varied_lengths(base):
             request_lengths(s.inference, 10, np.random.default_rng(0), bad)
 
 
+def test_offline_run_as_benchmark_throughput_counts_it(base):
+    """rate inf: every request there at the start; throughput = output tokens over the run,
+    which a cap on the sequences in flight (the engine's max_num_seqs) lowers."""
+    s, costs = base
+    r = simulate(costs, s.inference, float("inf"), requests=600, seed=9)
+    tokens = 600 * s.inference.output_len
+    assert r["output_tokens_per_s_per_chip"] == pytest.approx(r["rate_per_s"] * tokens / 600)
+    capped = serving_costs(scenario(batch=32))
+    slow = simulate(capped, capped_inf := scenario(batch=32).inference, float("inf"), requests=600)
+    assert capped_inf.batch == 32 and capped.max_seqs == 32
+    assert slow["output_tokens_per_s_per_chip"] < 0.8 * r["output_tokens_per_s_per_chip"]
+
+
 def test_closed_loop_keeps_its_clients_busy(base):
     """A closed loop of C clients holds C requests in the system: Little's law, C = rate x mean
     end-to-end time; more clients raise the rate and the latency."""
@@ -157,6 +170,8 @@ def test_cli_json_and_bad_input(cli, tmp_path):
     assert {"ttft_ms", "tpot_ms", "e2e_s", "output_tokens_per_s_per_chip", "within_slo"} <= set(out)
     for args, field in (
         (["--rate", "-3"], "rate"),
+        (["--offline", "0"], "offline"),
+        (["--offline", "10", "--rate", "2"], "offline"),
         (["--curve", "3", "--rate", "2"], "curve"),
         (["--rate", "2", "--concurrency", "4"], "rate"),
         (["--concurrency", "0"], "concurrency"),

@@ -27,6 +27,14 @@ def serve_sim(
             "sending its next request when the last ends (--max-concurrency)"
         ),
     ] = None,  # fmt: skip
+    offline: Annotated[
+        int | None,
+        typer.Option(
+            help="an offline run: this many requests all there at the start "
+            "(benchmark_throughput, trtllm-bench throughput); throughput = output "
+            "tokens over the run"
+        ),
+    ] = None,  # fmt: skip
     curve: Annotated[
         int | None,
         typer.Option(
@@ -97,7 +105,17 @@ def serve_sim(
                                 requests=requests, seed=seed, lengths=lengths,
                                 token_budget=token_budget)  # fmt: skip
         return _print_curve(s.name, points, as_json)
-    if concurrency is not None:
+    if offline is not None:
+        if rate != "auto" or concurrency is not None:
+            raise InputError("offline", "give --offline alone, without --rate or --concurrency")
+        if offline < 1:
+            raise InputError("offline", f"must be at least 1 request (got {offline})")
+
+        def run(c, progress=None):
+            return simulate(c, inf, float("inf"), offline, seed, lengths, token_budget)
+
+        runs = 1
+    elif concurrency is not None:
         if rate != "auto":
             raise InputError("rate", "give --rate or --concurrency, not both")
 

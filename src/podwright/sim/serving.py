@@ -197,7 +197,10 @@ def simulate(
     """Serves `requests` Poisson arrivals at `rate` requests/s, or with `concurrency` given a
     closed loop of that many clients, each sending its next request when the last one ends
     (benchmark_serving's --max-concurrency, InferenceMAX's conc), and returns latency
-    percentiles, throughput and the SLO share (see module docstring). `requests` left out:
+    percentiles, throughput and the SLO share (see module docstring). `rate` inf: an offline
+    run with every request there at the start, as vLLM's benchmark_throughput and trtllm-bench
+    throughput submit them (its throughput is then the run's output tokens over its length).
+    `requests` left out:
     4,000, or where those never reach a steady state (a deployment that holds thousands of
     requests at once), enough for about four end-to-end times of arrivals (at most 100,000)."""
     if requests is not None:
@@ -222,8 +225,9 @@ def _simulate(costs, inf, rate, requests, seed, lengths, token_budget, concurren
     if token_budget < 1:
         raise InputError("token_budget", f"must be at least 1 (got {token_budget})")
     rng = np.random.default_rng(seed)
-    if concurrency is None:
-        arrival = np.cumsum(rng.exponential(1.0 / rate, requests))
+    if concurrency is None:  # rate inf: an offline run, every request there at the start
+        gaps = rng.exponential(1.0 / rate, requests) if np.isfinite(rate) else np.zeros(requests)
+        arrival = np.cumsum(gaps)
         spawn = requests
     else:  # the first `concurrency` requests at once, each later one when another ends
         arrival = np.where(np.arange(requests) < concurrency, 0.0, np.inf)
@@ -243,6 +247,8 @@ def _simulate(costs, inf, rate, requests, seed, lengths, token_budget, concurren
         meta = {"layout": costs.layout, "max_seqs": costs.max_seqs}
     if concurrency is not None:  # the request rate the closed loop reached
         rate = (len(arrival) - 1) / max(arrival[-1] - arrival[0], 1e-12)
+    elif not np.isfinite(rate):  # offline: requests over the whole run
+        rate = len(arrival) / float(np.max(done))
     result = _summary(meta, costs.chips, inf, rate, arrival, out, first, done, times, produced)
     return result | ({"concurrency": concurrency} if concurrency is not None else {})
 
