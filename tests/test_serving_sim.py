@@ -251,3 +251,20 @@ def test_published_throughput_latency_curves_gate():
     assert len(rows) >= 8
     for key, value in summary(rows).items():
         assert value <= gate[key] + 1e-9, f"{key}: {value:.3f} > {gate[key]}"
+
+
+def test_validate_routes_serving_points_to_the_simulation(cli):
+    """`podwright validate` on a file of serving load points (`points:`) runs serve-sim."""
+    from pathlib import Path
+
+    path = (
+        Path(__file__).resolve().parents[1] / "examples/heldout/serving/nim-llama33-70b-h100x2.yaml"
+    )
+    r = cli("validate", str(path), "--json", "--only", "nim-llama33-70b-h100x2-5000-500/c1/")
+    assert r.returncode == 0, r.stderr
+    rows = json.loads(r.stdout)["cases"]
+    assert {row["metric"] for row in rows} == {
+        "serve_sim.ttft_ms",
+        "serve_sim.tpot_ms",
+        "serve_sim.throughput",
+    }

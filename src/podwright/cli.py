@@ -224,7 +224,8 @@ def validate(
 ) -> None:
     """Predict published measurements and report the error per case, median and p90.
     Scenario cases (`cases:`) go through the estimator; collective measurements (`records:`,
-    nccl-tests and DeepEP) through the flow-level simulator."""
+    nccl-tests and DeepEP) through the flow-level simulator; serving load points (`points:`)
+    through the serving simulation."""
     from rich.progress import Progress
 
     from podwright.estimate.validate import (
@@ -241,7 +242,7 @@ def validate(
     def wanted(case_id) -> bool:
         return not prefixes or str(case_id).startswith(prefixes)
 
-    case_files, record_files = validation_files(path)
+    case_files, record_files, curve_files = validation_files(path)
     cases = [c for c in load_cases(path) if wanted(c.get("id", ""))]
     if sets:
         # what-if: the overrides go to every selected case that has the section they name
@@ -249,7 +250,7 @@ def validate(
                  if isinstance(c.get("scenario"), dict) else c for c in cases]  # fmt: skip
     rows = []
     with Progress(console=Console(stderr=True), transient=True, disable=as_json) as bar:
-        task = bar.add_task("validating", total=len(cases) + len(record_files))
+        task = bar.add_task("validating", total=len(cases) + len(record_files) + len(curve_files))
         if cases:
             rows += validate_cases(cases, progress=lambda _id: bar.advance(task))["cases"]
         if record_files:
@@ -258,6 +259,12 @@ def validate(
             for f in record_files:
                 found = validate_collectives(f)["cases"]
                 rows += [r for r in found if wanted(r["id"])]
+                bar.advance(task)
+        if curve_files:
+            from podwright.sim.serving_checks import validation_rows
+
+            for f in curve_files:
+                rows += [r for r in validation_rows(f) if wanted(r["id"])]
                 bar.advance(task)
     result = summarise(rows)
     if as_json:

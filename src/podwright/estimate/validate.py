@@ -21,26 +21,29 @@ def lookup(obj: dict, dotted: str):
     return cur
 
 
-def validation_files(path: str | Path) -> tuple[list[Path], list[Path]]:
-    """(files of scenario cases, files of collective measurement records) at `path`."""
+def validation_files(path: str | Path) -> tuple[list[Path], list[Path], list[Path]]:
+    """(files of scenario cases, files of collective measurement records, files of serving
+    load points) at `path`."""
     path = Path(path)
     files = sorted(path.glob("*.yaml")) if path.is_dir() else [path]
     if not files or not all(f.is_file() for f in files):
         raise InputError("path", f"no validation cases at '{path}'")
-    cases, records = [], []
+    cases, records, curves = [], [], []
     for f in files:
         data = read_yaml(f, "path") or {}
         if data.get("cases"):
             cases.append(f)
         elif data.get("records"):
             records.append(f)
-    if not cases and not records:
+        elif data.get("points"):
+            curves.append(f)
+    if not cases and not records and not curves:
         raise InputError("path", f"'{path}' holds no cases (a list under 'cases:' with scenarios)")
-    return cases, records
+    return cases, records, curves
 
 
 def load_cases(path: str | Path) -> list[dict]:
-    files, _ = validation_files(path)
+    files, _, _ = validation_files(path)
     cases = []
     for f in files:
         for c in (read_yaml(f, "path") or {}).get("cases") or []:

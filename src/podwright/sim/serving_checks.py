@@ -43,3 +43,15 @@ def summary(rows: list[dict]) -> dict[str, float]:
     keys = {k for r in rows for k in r["error"]}
     return {k: float(np.median([abs(r["error"][k]) for r in rows if k in r["error"]]))
             for k in sorted(keys)}  # fmt: skip
+
+
+def validation_rows(path) -> list[dict]:
+    """`serving_errors` as `podwright validate` rows: one per load point and metric."""
+    rows = []
+    for r in serving_errors([path]):
+        for key, meas in r["measured"].items():
+            rows.append({
+                "id": f"{r['scenario']}/c{r['concurrency']}/{key}", "metric": f"serve_sim.{key}",
+                "predicted": r["simulated"][key], "measured": meas, "error": r["error"][key],
+            })  # fmt: skip
+    return rows
