@@ -11,6 +11,11 @@ import typer
 from podwright.errors import InputError
 
 
+def CountOpt(help: str):  # noqa: N802 - reads as a type in the signature below
+    """An optional whole-number option."""
+    return Annotated[int | None, typer.Option(help=help)]
+
+
 def serve_sim(
     scenario: Annotated[str, typer.Argument(help="scenario YAML with inference.phase: serve")],
     rate: Annotated[
@@ -20,34 +25,20 @@ def serve_sim(
             "p99 TTFT and TPOT meet inference.slo"
         ),
     ] = "auto",  # fmt: skip
-    concurrency: Annotated[
-        int | None,
-        typer.Option(
-            help="a closed loop of this many clients instead of Poisson arrivals, each "
-            "sending its next request when the last ends (--max-concurrency)"
-        ),
-    ] = None,  # fmt: skip
-    offline: Annotated[
-        int | None,
-        typer.Option(
-            help="an offline run: this many requests all there at the start "
-            "(benchmark_throughput, trtllm-bench throughput); throughput = output "
-            "tokens over the run"
-        ),
-    ] = None,  # fmt: skip
-    curve: Annotated[
-        int | None,
-        typer.Option(
-            help="the throughput-latency curve: this many rates from 10% to 100% of "
-            "the saturation rate"
-        ),
-    ] = None,  # fmt: skip
-    requests: Annotated[
-        int | None,
-        typer.Option(
-            help="requests to simulate (default 4,000, more where those never reach a steady state)"
-        ),
-    ] = None,  # fmt: skip
+    concurrency: CountOpt(
+        "a closed loop of this many clients instead of Poisson arrivals, each sending its next "
+        "request when the last ends (--max-concurrency)"
+    ) = None,
+    offline: CountOpt(
+        "an offline run: this many requests all there at the start (benchmark_throughput, "
+        "trtllm-bench throughput); throughput = output tokens over the run"
+    ) = None,
+    curve: CountOpt(
+        "the throughput-latency curve: this many rates from 10% to 100% of the saturation rate"
+    ) = None,
+    requests: CountOpt(
+        "requests to simulate (default 4,000, more where those never reach a steady state)"
+    ) = None,
     seed: Annotated[int, typer.Option(help="random seed of the arrivals and lengths")] = 0,
     lengths: Annotated[
         str,
