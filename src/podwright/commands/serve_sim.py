@@ -1,4 +1,4 @@
-"""`podwright serve-sim`: request-level serving simulation of one model instance."""
+"""`podwright serve-sim`: request-level serving simulation of a deployment."""
 
 from __future__ import annotations
 
@@ -68,8 +68,9 @@ def serve_sim(
         typer.Option("--set", help="what-if override KEY.PATH=VALUE; repeatable"),
     ] = None,
 ) -> None:
-    """Simulate requests arriving at one instance: TTFT / TPOT / end-to-end percentiles,
-    throughput, the share within the SLO; by default the highest rate meeting the SLO at p99."""
+    """Simulate requests arriving at a deployment (one instance, or disaggregated prefill and
+    decode pools): TTFT / TPOT / end-to-end percentiles, throughput, $/Mtoken, the share within
+    the SLO; by default the highest rate meeting the SLO at p99."""
     from rich.console import Console
     from rich.progress import Progress
     from rich.table import Table
