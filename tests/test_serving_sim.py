@@ -51,6 +51,25 @@ def test_an_idle_instance_serves_each_request_alone(base):
     assert r["within_slo"] == 1.0 and r["meets_slo_p99"]
 
 
+def test_attention_ranks_each_prefill_their_own_prompts():
+    """With attention data parallelism each rank computes its own prompts: a lone prompt on a
+    2-rank dense instance takes the per-token cost of one rank (twice the instance's); the
+    requests are dealt to the ranks in turn, so a steady load keeps the instance's rate."""
+    s = scenario(instance_chips=2, parallel={"tp": 1, "attn_dp": 2})
+    s = s.model_copy(update={"chips": 2})
+    costs = serving_costs(s)
+    assert costs.layout["parallel"]["attn_dp"] == 2 and costs.prefill_local == pytest.approx(1.0)
+    alone = simulate(costs, s.inference, rate=0.01, requests=40, seed=1)
+    assert alone["ttft_ms"]["p50"] == pytest.approx(
+        1e3 * s.inference.input_len * costs.prefill_per_token * 2, rel=1e-6
+    )
+    busy = simulate(costs, s.inference, rate=0.5 * saturation_rate(costs, s.inference),
+                    requests=1500, seed=2)  # fmt: skip
+    assert busy["output_tokens_per_s_per_chip"] == pytest.approx(
+        busy["offered_tokens_per_s_per_chip"], rel=0.05
+    )
+
+
 def test_load_raises_latency_and_output_follows_the_offered_rate(base):
     s, costs = base
     sat = saturation_rate(costs, s.inference)

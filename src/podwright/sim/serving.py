@@ -17,8 +17,12 @@ computes it at the per-token cost and emits the first token; its KV cache then c
 fabric to a decode instance (requests dealt round-robin), which decodes it in continuous
 batches as above.
 
-Simplifications, stated: attention data-parallel ranks share the batch evenly (no rank waits
-for another's prompt); admission is capped by the sequence count the KV cache holds under the
+With attention data parallelism the requests are dealt to the ranks in turn; each rank
+schedules its own prompts within its own token budget and KV cache, and an iteration lasts as
+long as its busiest rank (the rank-local part of a prompt at one rank's rate, the expert GEMMs
+over the whole group; the decode step at the busiest rank's batch).
+
+Simplifications, stated: admission is capped by the sequence count the KV cache holds under the
 engine's reservation policy, not by blocks; MTP advances every sequence by the expected
 tokens per step; a prefill instance serves one prompt at a time, at the per-token cost of its
 most efficient batch.
@@ -49,7 +53,8 @@ class ServingCosts:
 
     base: np.ndarray  # s: decode step of b sequences (index b) at zero context
     per_ctx: np.ndarray  # s per token of context per sequence, at b sequences
-    prefill_per_token: float  # s per prompt token prefilled
+    prefill_per_token: float  # s per prompt token prefilled (the instance's ranks all busy)
+    prefill_local: float  # share of that time on the prompt's own attention rank
     tokens_per_step: float  # tokens a sequence gains per decode step (1, more with MTP)
     budget_per_seq: float  # tokens a decoding sequence takes of the iteration's budget
     max_seqs: int  # sequences the KV cache holds at once
@@ -148,10 +153,15 @@ def _instance_costs(scenario, model, side: int = 0) -> ServingCosts:
     per_req = pre["ttft_s"] / pre_lay.batch
     ok = m.fits(pre["memory"])
     new_tokens = inf.input_len * (1.0 - inf.cache_hit)
-    t_req = float(per_req[ok].min() if ok.any() else per_req.min())
+    i = int(np.argmin(np.where(ok, per_req, np.inf))) if ok.any() else int(np.argmin(per_req))
+    t_req = float(per_req[i])
+    # the share of a prompt's time spent on the attention rank that holds it: all but the
+    # expert GEMMs, which run over the whole expert-parallel group (as `predict`'s DP wait)
+    parts = pre["parts"]
+    local = 1.0 - float(parts["expert_gemm"][i]) / max(float(parts["stage"][i]), 1e-30)
     return ServingCosts(
         base=np.concatenate([[0.0], base]), per_ctx=np.concatenate([[0.0], per_ctx]),
-        prefill_per_token=t_req / new_tokens, tokens_per_step=per_step,
+        prefill_per_token=t_req / new_tokens, prefill_local=local, tokens_per_step=per_step,
         budget_per_seq=1.0 + drafts, max_seqs=cap,
         chips=int(row["instance_chips"]), layout=row | {"batch": cap},
     )  # fmt: skip
@@ -255,48 +265,66 @@ def _simulate(costs, inf, rate, requests, seed, lengths, token_budget, concurren
 
 def _serve(costs: ServingCosts, arrival, inp, todo, out, token_budget, spawn):
     """One instance's iterations (module docstring) over requests arriving at `arrival` with
-    `todo` prompt tokens each to compute (0: the prompt was computed elsewhere)."""
+    `todo` prompt tokens each to compute (0: the prompt was computed elsewhere). With attention
+    data parallelism the requests are dealt to the ranks in turn; each rank schedules its own
+    prompts within its own token budget and KV cache, and an iteration lasts as long as its
+    busiest rank: the decode step at that rank's batch, and that rank's prompt tokens."""
     requests = len(arrival)
     k = costs.tokens_per_step
-    budget = token_budget * costs.layout["parallel"]["attn_dp"]  # each rank schedules its own
+    dp = int(costs.layout["parallel"]["attn_dp"])
+    rank = np.arange(requests) % dp
+    per_rank = max(costs.max_seqs // dp, 1)  # sequences one rank's KV cache holds
     st = _State(arrival, inp, out, spawn)
-    queue: deque[int] = deque()  # arrived, prompt not finished (oldest first)
+    queues: list[deque[int]] = [deque() for _ in range(dp)]  # prompt not finished, oldest first
+    waiting = 0
     t, nxt = 0.0, 0
     times, produced = [], []
-    while nxt < requests or queue or st.running.size:
+    while nxt < requests or waiting or st.running.size:
         while nxt < requests and arrival[nxt] <= t:
-            queue.append(nxt)
+            queues[rank[nxt]].append(nxt)
+            waiting += 1
             nxt += 1
         b = st.running.size
-        if not queue and not b:
+        if not waiting and not b:
             t = arrival[nxt]
             continue
-        if not queue:
+        b_rank = np.bincount(rank[st.running], minlength=dp)
+        b_eff = min(int(b_rank.max()) * dp, costs.max_seqs)  # the busiest rank sets the step
+        if not waiting:
             # nothing to prefill: run the decode steps up to the next finish or arrival at once
             until = arrival[nxt] - t if nxt < requests else np.inf
-            dts = _decode_run(costs, st, until)
+            dts = _decode_run(costs, st, b_eff, until)
             times.extend(t + np.cumsum(dts))
             produced.extend([b * k] * len(dts))
             t = times[-1]
             st.decode(len(dts), k, t)
             continue
-        room = budget - b * costs.budget_per_seq
-        slots = costs.max_seqs - b
-        chunk, started = 0.0, []
-        for r in queue:  # prompts in flight first, then new ones while the KV cache has room
-            if room - chunk < 0 or slots <= 0 or (room - chunk == 0 and todo[r] > 0):
-                break
-            take = min(todo[r], room - chunk)
-            todo[r] -= take
-            chunk += take
-            slots -= 1
-            if todo[r] <= 0:
-                started.append(r)
-        t += (costs.step(b, st.ctx / b) if b else 0.0) + chunk * costs.prefill_per_token
+        busiest, total, started = 0.0, 0.0, []
+        for q, b_r in zip(queues, b_rank, strict=True):
+            room = token_budget - b_r * costs.budget_per_seq
+            slots = per_rank - b_r
+            chunk = 0.0
+            for r in q:  # prompts in flight first, then new ones while the KV cache has room
+                if room - chunk < 0 or slots <= 0 or (room - chunk == 0 and todo[r] > 0):
+                    break
+                take = min(todo[r], room - chunk)
+                todo[r] -= take
+                chunk += take
+                slots -= 1
+                if todo[r] <= 0:
+                    started.append(r)
+            busiest = max(busiest, chunk)
+            total += chunk
+        step = costs.step(b_eff, st.ctx / b) if b else 0.0
+        # prompts: the rank-local part lasts as long as the busiest rank's share (each rank at
+        # 1/dp of the instance's rate); the expert part runs over all of them together
+        local = costs.prefill_local
+        t += step + (busiest * dp * local + total * (1.0 - local)) * costs.prefill_per_token
         if b:
             st.decode(1, k, t)
         for r in started:
-            queue.popleft()  # the started prompts are the oldest in the queue
+            queues[rank[r]].popleft()  # the started prompts are the oldest in their queue
+            waiting -= 1
             st.start(r, t)
         times.append(t)
         produced.append(b * k + len(started))
@@ -374,15 +402,15 @@ class _State:
         self.spawn = nxt
 
 
-def _decode_run(costs, st: _State, until: float) -> np.ndarray:
-    """Durations of consecutive decode-only steps: up to the first sequence to finish, or to
-    the step during which `until` seconds have passed (the next arrival). Each step takes
-    longer than the last by the context it added."""
+def _decode_run(costs, st: _State, b_eff: int, until: float) -> np.ndarray:
+    """Durations of consecutive decode-only steps, each priced at the batch `b_eff`: up to the
+    first sequence to finish, or to the step during which `until` seconds have passed (the next
+    arrival). Each step takes longer than the last by the context it added."""
     k, b = costs.tokens_per_step, st.running.size
     run = st.running
     n_fin = int(np.ceil(np.min((st.out[run] - st.gen[run]) / k)))
     j = np.arange(max(n_fin, 1))
-    dts = costs.base[b] + costs.per_ctx[b] * (st.ctx / b + j * k)
+    dts = costs.base[b_eff] + costs.per_ctx[b_eff] * (st.ctx / b + j * k)
     n = min(int(np.searchsorted(np.cumsum(dts), until)) + 1, len(dts))
     return dts[:n]
 
