@@ -276,12 +276,14 @@ def _serve(costs: ServingCosts, arrival, inp, todo, out, token_budget, spawn):
     per_rank = max(costs.max_seqs // dp, 1)  # sequences one rank's KV cache holds
     st = _State(arrival, inp, out, spawn)
     queues: list[deque[int]] = [deque() for _ in range(dp)]  # prompt not finished, oldest first
+    active: set[int] = set()  # ranks with a prompt waiting
     waiting = 0
     t, nxt = 0.0, 0
     times, produced = [], []
     while nxt < requests or waiting or st.running.size:
         while nxt < requests and arrival[nxt] <= t:
             queues[rank[nxt]].append(nxt)
+            active.add(int(rank[nxt]))
             waiting += 1
             nxt += 1
         b = st.running.size
@@ -300,7 +302,8 @@ def _serve(costs: ServingCosts, arrival, inp, todo, out, token_budget, spawn):
             st.decode(len(dts), k, t)
             continue
         busiest, total, started = 0.0, 0.0, []
-        for q, b_r in zip(queues, b_rank, strict=True):
+        for rk in active:
+            q, b_r = queues[rk], b_rank[rk]
             room = token_budget - b_r * costs.budget_per_seq
             slots = per_rank - b_r
             chunk = 0.0
@@ -323,7 +326,10 @@ def _serve(costs: ServingCosts, arrival, inp, todo, out, token_budget, spawn):
         if b:
             st.decode(1, k, t)
         for r in started:
-            queues[rank[r]].popleft()  # the started prompts are the oldest in their queue
+            q = queues[rank[r]]
+            q.popleft()  # the started prompts are the oldest in their queue
+            if not q:
+                active.discard(int(rank[r]))
             waiting -= 1
             st.start(r, t)
         times.append(t)
