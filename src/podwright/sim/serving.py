@@ -172,12 +172,12 @@ def request_lengths(inf, n: int, rng, lengths: str) -> tuple[np.ndarray, np.ndar
     prompts uniform over 0.5-1.5 x input_len and outputs geometric with mean output_len;
     "range:R": both uniform over the integers from R x length to the length (benchmark_serving's
     --random-range-ratio R as InferenceMAX runs it)."""
-    L_in, L_out = float(inf.input_len), float(inf.output_len)
+    mean_in, mean_out = float(inf.input_len), float(inf.output_len)
     if lengths == "fixed":
-        return np.full(n, L_in), np.full(n, L_out)
+        return np.full(n, mean_in), np.full(n, mean_out)
     if lengths == "varied":
-        inp = np.maximum(1.0, np.round(rng.uniform(0.5, 1.5, n) * L_in))
-        return inp, rng.geometric(1.0 / L_out, n).astype(float)
+        inp = np.maximum(1.0, np.round(rng.uniform(0.5, 1.5, n) * mean_in))
+        return inp, rng.geometric(1.0 / mean_out, n).astype(float)
     ratio = None
     if lengths.startswith("range:"):
         try:
@@ -189,7 +189,8 @@ def request_lengths(inf, n: int, rng, lengths: str) -> tuple[np.ndarray, np.ndar
             "lengths", f"must be fixed, varied or range:R, 0 <= R <= 1 (got {lengths!r})"
         )
     draw = [
-        rng.integers(max(1, int(ratio * x)), int(x) + 1, n).astype(float) for x in (L_in, L_out)
+        rng.integers(max(1, int(ratio * x)), int(x) + 1, n).astype(float)
+        for x in (mean_in, mean_out)
     ]
     return draw[0], draw[1]
 
@@ -210,9 +211,9 @@ def simulate(
     percentiles, throughput and the SLO share (see module docstring). `rate` inf: an offline
     run with every request there at the start, as vLLM's benchmark_throughput and trtllm-bench
     throughput submit them (its throughput is then the run's output tokens over its length).
-    `requests` left out:
-    4,000, or where those never reach a steady state (a deployment that holds thousands of
-    requests at once), enough for about four end-to-end times of arrivals (at most 100,000)."""
+    `requests` left out: 4,000, or where those never reach a steady state (a deployment that
+    holds thousands of requests at once), enough for about four end-to-end times of arrivals
+    (at most 100,000)."""
     if requests is not None:
         return _simulate(costs, inf, rate, requests, seed, lengths, token_budget, concurrency)
     r = _simulate(costs, inf, rate, DEFAULT_REQUESTS, seed, lengths, token_budget, concurrency)
