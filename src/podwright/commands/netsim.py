@@ -4,63 +4,38 @@ from __future__ import annotations
 
 import json as _json
 import sys
-from typing import Annotated
 
-import typer
-
+from podwright.commands.options import Arg, Opt
 from podwright.errors import InputError
 
 
 def netsim(
-    system: Annotated[str, typer.Argument(help="catalog system name or path to a system YAML")],
-    op: Annotated[
+    system: Arg(str, "catalog system name or path to a system YAML"),
+    op: Opt(
         str,
-        typer.Option(
-            help="all_reduce | reduce_scatter | all_gather | all_to_all | p2p | ep_dispatch | ep_combine"
-        ),
-    ] = "all_reduce",  # noqa: E501
-    size: Annotated[
-        str, typer.Option(help="bytes per chip (nccl-tests convention), e.g. 64MiB")
-    ] = "64MiB",  # noqa: E501
-    group: Annotated[
-        int | None, typer.Option(help="chips in the collective (default: all)")
-    ] = None,  # noqa: E501
-    chips: Annotated[
+        "all_reduce | reduce_scatter | all_gather | all_to_all | p2p | ep_dispatch | ep_combine",
+    ) = "all_reduce",
+    size: Opt(str, "bytes per chip (nccl-tests convention), e.g. 64MiB") = "64MiB",
+    group: Opt(int | None, "chips in the collective (default: all)") = None,
+    chips: Opt(
         int | None,
-        typer.Option(
-            "--chips",
-            "-n",
-            help="chips in the fabric (default: the group, at least one scale-up domain)",
-        ),
-    ] = None,  # noqa: E501
-    fail: Annotated[
-        list[str] | None, typer.Option(help="link:A-B or switch:NAME (repeatable)")
-    ] = None,  # noqa: E501
-    algorithm: Annotated[
-        str,
-        typer.Option(help="auto | ring | tree | halving_doubling | hierarchical | inr | direct"),
-    ] = "auto",  # noqa: E501
-    json: Annotated[bool, typer.Option("--json", help="print JSON")] = False,
-    figure: Annotated[
-        str | None, typer.Option(help="write a PNG of link utilisation per tier")
-    ] = None,  # noqa: E501
-    stride: Annotated[int, typer.Option(help="chips between group members")] = 1,
-    routing: Annotated[str, typer.Option(help="spray | ecmp")] = "spray",
-    slow: Annotated[
-        list[str] | None, typer.Option(help="straggler CHIP[:FACTOR] (repeatable)")
-    ] = None,  # noqa: E501
-    background: Annotated[
-        str | None, typer.Option(help="second job OP:FIRST_CHIP:CHIPS sharing the links")
-    ] = None,  # noqa: E501
-    oversubscription: Annotated[
-        float | None, typer.Option(help="override scale_out.oversubscription")
-    ] = None,  # noqa: E501
-    skew: Annotated[
-        float, typer.Option(help="EP: Zipf exponent of expert popularity (0 = uniform)")
-    ] = 0.0,  # noqa: E501
-    ideal: Annotated[
-        bool, typer.Option(help="nominal link rates (no calibration factors)")
-    ] = False,  # noqa: E501
+        "chips in the fabric (default: the group, at least one scale-up domain)",
+        "--chips",
+        "-n",
+    ) = None,
+    fail: Opt(list[str] | None, "link:A-B or switch:NAME (repeatable)") = None,
+    algorithm: Opt(
+        str, "auto | ring | tree | halving_doubling | hierarchical | inr | direct"
+    ) = "auto",
+    json: Opt(bool, "print JSON", "--json") = False,
+    figure: Opt(str | None, "write a PNG of link utilisation per tier") = None,
+    stride: Opt(int, "chips between group members") = 1,
+    routing: Opt(str, "spray | ecmp") = "spray",
+    slow: Opt(list[str] | None, "straggler CHIP[:FACTOR] (repeatable)") = None,
+    background: Opt(str | None, "second job OP:FIRST_CHIP:CHIPS sharing the links") = None,
+    oversubscription: Opt(float | None, "override scale_out.oversubscription") = None,
+    skew: Opt(float, "EP: Zipf exponent of expert popularity (0 = uniform)") = 0.0,
+    ideal: Opt(bool, "nominal link rates (no calibration factors)") = False,
 ) -> None:
     """Flow-level simulation of one collective: time, algbw, busbw and link utilisation."""
     from podwright.sim.network import simulate

@@ -4,69 +4,56 @@ from __future__ import annotations
 
 import json as _json
 import sys
-from typing import Annotated
 
-import typer
-
+from podwright.commands.options import Arg, Opt
 from podwright.errors import InputError
 
 
-def CountOpt(help: str):  # noqa: N802 - reads as a type in the signature below
-    """An optional whole-number option."""
-    return Annotated[int | None, typer.Option(help=help)]
-
-
 def serve_sim(
-    scenario: Annotated[str, typer.Argument(help="scenario YAML with inference.phase: serve")],
-    rate: Annotated[
+    scenario: Arg(str, "scenario YAML with inference.phase: serve"),
+    rate: Opt(
         str,
-        typer.Option(
-            help="arrivals per second per instance, or auto: the highest rate whose "
-            "p99 TTFT and TPOT meet inference.slo"
-        ),
-    ] = "auto",  # fmt: skip
-    concurrency: CountOpt(
-        "a closed loop of this many clients instead of Poisson arrivals, each sending its next "
-        "request when the last ends (--max-concurrency)"
+        "arrivals per second per instance, or auto: the highest rate whose p99 TTFT "
+        "and TPOT meet inference.slo",
+    ) = "auto",
+    concurrency: Opt(
+        int | None,
+        "a closed loop of this many clients instead of Poisson "
+        "arrivals, each sending its next request when the last ends "
+        "(--max-concurrency)",
     ) = None,
-    offline: CountOpt(
-        "an offline run: this many requests all there at the start (benchmark_throughput, "
-        "trtllm-bench throughput); throughput = output tokens over the run"
+    offline: Opt(
+        int | None,
+        "an offline run: this many requests all there at the start "
+        "(benchmark_throughput, trtllm-bench throughput); throughput = output tokens "
+        "over the run",
     ) = None,
-    curve: CountOpt(
-        "the throughput-latency curve: this many rates from 10% to 100% of the saturation rate"
+    curve: Opt(
+        int | None,
+        "the throughput-latency curve: this many rates from 10% to 100% of the saturation rate",
     ) = None,
-    requests: CountOpt(
-        "requests to simulate (default 4,000, more where those never reach a steady state)"
+    requests: Opt(
+        int | None,
+        "requests to simulate (default 4,000, more where those never reach a steady state)",
     ) = None,
-    seed: Annotated[int, typer.Option(help="random seed of the arrivals and lengths")] = 0,
-    lengths: Annotated[
+    seed: Opt(int, "random seed of the arrivals and lengths") = 0,
+    lengths: Opt(
         str,
-        typer.Option(
-            help="fixed: the scenario's lengths; varied: prompts uniform over "
-            "0.5-1.5x input_len, outputs geometric with mean output_len; range:R: both uniform "
-            "from R x length to the length (--random-range-ratio)"
-        ),
-    ] = "fixed",  # fmt: skip
-    token_budget: Annotated[
-        int,
-        typer.Option(
-            help="tokens one iteration may schedule per attention rank (max_num_batched_tokens)"
-        ),
-    ] = 8192,
-    with_band: Annotated[
+        "fixed: the scenario's lengths; varied: prompts uniform over 0.5-1.5x "
+        "input_len, outputs geometric with mean output_len; range:R: both uniform "
+        "from R x length to the length (--random-range-ratio)",
+    ) = "fixed",
+    token_budget: Opt(
+        int, "tokens one iteration may schedule per attention rank (max_num_batched_tokens)"
+    ) = 8192,
+    with_band: Opt(
         bool,
-        typer.Option(
-            "--band",
-            help="also run with the calibration factors at both ends of their "
-            "uncertainty: [low, high] of the rate, throughput and p99 latencies",
-        ),
-    ] = False,  # fmt: skip
-    as_json: Annotated[bool, typer.Option("--json", help="print JSON")] = False,
-    sets: Annotated[
-        list[str] | None,
-        typer.Option("--set", help="what-if override KEY.PATH=VALUE; repeatable"),
-    ] = None,
+        "also run with the calibration factors at both ends of their "
+        "uncertainty: [low, high] of the rate, throughput and p99 latencies",
+        "--band",
+    ) = False,
+    as_json: Opt(bool, "print JSON", "--json") = False,
+    sets: Opt(list[str] | None, "what-if override KEY.PATH=VALUE; repeatable", "--set") = None,
 ) -> None:
     """Simulate requests arriving at a deployment (one instance, or disaggregated prefill and
     decode pools): TTFT / TPOT / end-to-end percentiles, throughput, $/Mtoken, the share within
