@@ -1,4 +1,4 @@
-"""Print the prediction and explain block of one validation case: python scripts/case.py ID"""
+"""Print the prediction and explain block of one validation case: python scripts/case.py ID [FILE]"""
 
 import json
 import sys
@@ -8,7 +8,9 @@ import yaml
 from podwright.estimate.predict import predict
 from podwright.specs.scenario import parse_scenario
 
-cases = yaml.safe_load(open(sys.argv[2] if len(sys.argv) > 2 else "../shared/validation/published.yaml"))["cases"]
+cases = yaml.safe_load(
+    open(sys.argv[2] if len(sys.argv) > 2 else "../shared/validation/published.yaml")
+)["cases"]
 for c in cases:
     if c["id"].startswith(sys.argv[1]):
         p = predict(parse_scenario(c["scenario"]), explain=True)
