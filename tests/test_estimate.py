@@ -168,6 +168,8 @@ def test_low_precision_optimizer_state_shrinks_memory_and_the_step():
     [  # FP8 primary weights need a low precision; op-level checkpointing needs a dense block
         ("llama-3.1-8b", "fp8_params: true", "training.fp8_params"),
         ("mixtral-8x7b", "recompute: selective, selective_policy: op", "training.selective_policy"),
+        ("llama-3.1-8b", "expert_imbalance: 1.3", "training.expert_imbalance"),  # no experts
+        ("mixtral-8x7b", "expert_imbalance: 0.8", "training.expert_imbalance"),  # below balance
     ],
 )
 def test_training_options_their_model_or_precision_cannot_take(
@@ -180,6 +182,34 @@ def test_training_options_their_model_or_precision_cannot_take(
     )
     r = cli("predict", str(bad))
     assert r.returncode == 2 and r.stderr.count("\n") == 1 and field in r.stderr
+
+
+def test_expert_imbalance_paces_training_by_the_busiest_expert_rank():
+    """training.expert_imbalance: the busiest expert-parallel rank receives that many times the
+    mean routed tokens, so its expert GEMMs and all-to-all (and its routed activations) grow by
+    that factor while attention and the dense GEMMs do not; 1.0 is the default."""
+    train = {"seq_len": 4096, "global_batch": 1024, "zero": 1, "recompute": "selective",
+             "parallel": {"tp": 1, "pp": 8, "ep": 64, "cp": 1, "etp": 1, "vpp": 1}}  # fmt: skip
+
+    def run(x):
+        s = scenario(system="hgx-h800-roce", chips=2048, model="deepseek-v3", precision="fp8",
+                     training=train | {"expert_imbalance": x})  # fmt: skip
+        return predict(s, explain=True)
+
+    base, skew = run(1.0), run(1.5)
+    default = scenario(
+        system="hgx-h800-roce", chips=2048, model="deepseek-v3", precision="fp8", training=train
+    )
+    assert predict(default)["training"] == base["training"]
+    cls0, cls1 = base["explain"]["time_by_class_s"], skew["explain"]["time_by_class_s"]
+    assert cls1["gemm_expert"] == pytest.approx(1.5 * cls0["gemm_expert"], rel=0.05)
+    assert cls1["gemm_dense"] == pytest.approx(cls0["gemm_dense"])
+    assert cls1["attention"] == pytest.approx(cls0["attention"])
+    ep0, ep1 = base["explain"]["comm_total_s"]["ep"], skew["explain"]["comm_total_s"]["ep"]
+    assert ep1 == pytest.approx(1.5 * ep0, rel=0.15)
+    mem0, mem1 = base["training"]["memory_gb"], skew["training"]["memory_gb"]
+    assert mem1["activations"] > mem0["activations"] and mem1["weights"] == mem0["weights"]
+    assert skew["training"]["step_time_s"] > 1.1 * base["training"]["step_time_s"]
 
 
 def test_unfused_attention_costs_time_and_s_squared_memory():

@@ -20,6 +20,7 @@ def activation_bytes_per_layer(
     precision: str = "bf16",
     attention: str = "flash",
     selective: str = "megatron",
+    imbalance: float = 1.0,
 ) -> np.ndarray:
     """Bytes one layer keeps for the backward pass, before TP/CP division.
 
@@ -31,9 +32,11 @@ def activation_bytes_per_layer(
     instead of two. The unfused attention core keeps its s x s tensors when nothing is recomputed
     (Korthikanti's 5*a*s^2*b: softmax output, dropout mask and dropout output). With
     `selective` "op" a selectively recomputed layer keeps what torchtitan's op-level policy saves
-    (workload.training.op_sac_blocks), two bytes an element."""
+    (workload.training.op_sac_blocks), two bytes an element. The busiest expert-parallel rank
+    holds `imbalance` times the mean routed tokens."""
     h = model.hidden
-    ffn = (model.top_k * model.expert_ffn + model.shared_ffn) if model.moe else model.ffn
+    routed = model.top_k * model.expert_ffn * imbalance
+    ffn = (routed + model.shared_ffn) if model.moe else model.ffn
     per = seq * mb * h * (18.0 + 4.0 * ffn / h)
     if precision in ("fp8", "fp4"):
         per = per - seq * mb * h * (3.0 + ffn / h)
@@ -121,12 +124,13 @@ def activation_parts(
     precision: str = "bf16",
     attention: str = "flash",
     selective: str = "megatron",
+    imbalance: float = 1.0,
 ):
     """(bytes one in-flight micro-batch keeps on the first stage, bytes of the output layer's
     logits and loss on the last stage when there is no pipeline)."""
     dense_l, moe_l = stage_layers(model, lay)
     per_layer = activation_bytes_per_layer(
-        model, seq, lay.mb, lay.recompute, precision, attention, selective
+        model, seq, lay.mb, lay.recompute, precision, attention, selective, imbalance
     ) / (lay.tp * lay.cp)
     # logits and loss of the output layer on the last stage (fp32), vocabulary-parallel
     logits = 4.0 * seq * lay.mb * model.vocab / (lay.tp * lay.cp)

@@ -109,6 +109,7 @@ def explain_training(res, i, model, fabric, layouts, scenario, network=None) -> 
         scenario.precision,
         order,
         scenario.training.attention,
+        scenario.training.expert_imbalance,
     )
     comms = []
     seen = set()

@@ -82,9 +82,9 @@ def attention_times(comp: ComputeModel, work):
     return fwd, 2.5 * flash + 2.0 * core + comp.memory(work.core_bytes_bwd)
 
 
-def _micro_batch_work(model, sub, seq, precision, comp, net, order, attention) -> dict:
+def _micro_batch_work(model, sub, seq, precision, comp, net, order, attention, imbalance) -> dict:
     """Compute and communication of one micro-batch on the slowest stage."""
-    work = training_work(model, sub, seq, precision, order, attention)
+    work = training_work(model, sub, seq, precision, order, attention, imbalance)
     out: dict = {"gemm": {}}
     for g, t in zip(work.gemms, comp.gemms(work.gemms), strict=True):
         out["gemm"][g.cls] = out["gemm"].get(g.cls, 0.0) + t
@@ -167,12 +167,13 @@ def _selective_flops_share(model, seq, sub, selective: str) -> np.ndarray:
 
 
 def _layout_costs(
-    model, sub, seq, precision, comp, net, overlap, order, attention, sb, selective="megatron"
+    model, sub, seq, precision, comp, net, overlap, order, attention, sb, selective="megatron",
+    imbalance=1.0,
 ) -> dict:
     """Everything about one micro-batch and one step that does not depend on the number of
     micro-batches, for layouts `sub`."""
     n = len(sub)
-    mbw = _micro_batch_work(model, sub, seq, precision, comp, net, order, attention)
+    mbw = _micro_batch_work(model, sub, seq, precision, comp, net, order, attention, imbalance)
     dpw = _data_parallel_work(model, sub, comp, net, order, sb)
     t_gemm = sum(mbw["gemm"].values())
     t_attn, t_elem = mbw["attn"], mbw["elem"]
@@ -218,7 +219,9 @@ def _layout_costs(
     else:
         dp_exposed = t_grad + t_param
     state = state_memory(model, sub, sb)
-    act_mb, logits = activation_parts(model, sub, seq, precision, attention, selective)
+    act_mb, logits = activation_parts(
+        model, sub, seq, precision, attention, selective, imbalance
+    )
     return {
         "per_mb": per_mb,
         "compute": compute,
@@ -327,6 +330,7 @@ def evaluate_training(
     attention: str = "flash",
     state_bytes: StateBytes | None = None,
     selective: str = "megatron",
+    expert_imbalance: float = 1.0,
 ) -> TrainingResult:
     """Step time, MFU and memory of every layout; `detail` adds the per-class split that
     --explain prints. `network(fabric, side)` makes the network model (default: analytical)."""
@@ -339,7 +343,8 @@ def evaluate_training(
     # full-recompute layouts are costed beside their twins that recompute nothing
     sub, twin = _with_plain_twins(sub)
     costs = _layout_costs(
-        model, sub, seq, precision, comp, net, overlap, placement, attention, sb, selective
+        model, sub, seq, precision, comp, net, overlap, placement, attention, sb, selective,
+        expert_imbalance,
     )  # fmt: skip
     c = _gather({k: v for k, v in costs.items() if k != "detail"}, inv, n)
     keep = _gather(costs["detail"], inv, n) if detail else None
@@ -407,6 +412,8 @@ def evaluate_scenario(scenario, model: ModelSpec, fabric: Fabric, lay: TrainLayo
     tr = scenario.training
     if tr.fp8_params and scenario.precision not in ("fp8", "fp4"):
         raise InputError("training.fp8_params", "needs precision fp8 or fp4")
+    if tr.expert_imbalance != 1.0 and not model.moe:
+        raise InputError("training.expert_imbalance", f"{model.name} has no routed experts")
     if tr.selective_policy == "op":
         try:
             op_sac_blocks(model)
@@ -415,5 +422,5 @@ def evaluate_scenario(scenario, model: ModelSpec, fabric: Fabric, lay: TrainLayo
     return evaluate_training(
         model, fabric, lay, tr.seq_len, scenario.precision, tr.overlap,
         placement=tr.placement, attention=tr.attention, state_bytes=state_bytes(tr),
-        selective=tr.selective_policy, **kw,
+        selective=tr.selective_policy, expert_imbalance=tr.expert_imbalance, **kw,
     )  # fmt: skip

@@ -77,6 +77,10 @@ class Training(Strict):
     # block keeps its matmul and attention outputs except every second matmul, which is
     # recomputed with the element-wise ops in the backward pass (dense, bias-free models).
     selective_policy: Literal["megatron", "op"] = "megatron"
+    # optional: tokens the busiest expert-parallel rank receives over the mean, per micro-batch
+    # (1.0: balanced, as Megatron's force-balanced benchmark routing; real routing with an
+    # auxiliary loss or DeepSeek-V3's bias balancing runs above 1). All ranks wait for it.
+    expert_imbalance: Annotated[float, Field(ge=1)] = 1.0
 
     @field_validator("placement")
     @classmethod

@@ -126,7 +126,10 @@ def training_work(
     precision: str,
     order=MEGATRON_ORDER,
     attention: str = "flash",
+    imbalance: float = 1.0,
 ) -> Work:
+    """`imbalance`: tokens the busiest expert-parallel rank receives over the mean; its expert
+    GEMMs, the traffic of the tokens it receives and its all-to-all set the pace of every rank."""
     h, V = model.hidden, model.vocab
     tp, cp, ep, etp = lay.tp, lay.cp, lay.ep, lay.etp
     T = lay.mb * seq / cp  # tokens per GEMM on each chip
@@ -145,7 +148,8 @@ def training_work(
     if model.moe:
         t_rank = T / tp  # tokens each rank routes (sequence parallel)
         local = model.experts / ep
-        m_e = ep * t_rank * etp * model.top_k / model.experts  # tokens per local expert
+        # tokens per local expert on the busiest rank
+        m_e = ep * t_rank * etp * model.top_k / model.experts * imbalance
         cnt = moe_l * local
         for name, n, k in (("expert_up", up * model.expert_ffn / etp, h * one),
                            ("expert_down", h * one, model.expert_ffn / etp)):  # fmt: skip
@@ -186,8 +190,9 @@ def training_work(
     )
     if model.moe:
         # token permutation around the experts (copy in, copy out) and the expert activations
-        # (gated first projection, activation output), each written and read once, 16-bit
-        per_tok = model.top_k * (2 * h + (up + 1) * model.expert_ffn)
+        # (gated first projection, activation output), each written and read once, 16-bit; the
+        # copy out of the sender's order is balanced, the rest lands on the receiving rank
+        per_tok = model.top_k * (h + (h + (up + 1) * model.expert_ffn) * imbalance)
         w.elem_bytes = w.elem_bytes + 2.0 * 2.0 * (T / tp) * per_tok * moe_l
 
     if precision in ("fp8", "fp4"):
@@ -217,11 +222,11 @@ def training_work(
         disp = DTYPE_BYTES.get(precision, 2) if precision in ("fp8", "fp4") else act
         disp = max(disp, 1)
         t_rank = T / tp
-        a2a = t_rank * model.top_k * h
+        a2a = t_rank * model.top_k * h * imbalance  # what the busiest rank receives
         stride = st["dp"]
         # expert tensor parallelism (ETP innermost): the routed tokens an expert shard needs are
         # gathered from its etp peers and its partial outputs reduce-scattered back
-        routed = t_rank * etp * model.top_k * h * act
+        routed = t_rank * etp * model.top_k * h * act * imbalance
         for phase in ("fwd", "bwd"):
             w.comms.append(
                 Comm("ep_dispatch", "all_to_all", a2a * disp, ep, stride, moe_l, phase, "ep")
