@@ -167,7 +167,17 @@ def _selective_flops_share(model, seq, sub, selective: str) -> np.ndarray:
 
 
 def _layout_costs(
-    model, sub, seq, precision, comp, net, overlap, order, attention, sb, selective="megatron",
+    model,
+    sub,
+    seq,
+    precision,
+    comp,
+    net,
+    overlap,
+    order,
+    attention,
+    sb,
+    selective="megatron",
     imbalance=1.0,
 ) -> dict:
     """Everything about one micro-batch and one step that does not depend on the number of
@@ -219,9 +229,7 @@ def _layout_costs(
     else:
         dp_exposed = t_grad + t_param
     state = state_memory(model, sub, sb)
-    act_mb, logits = activation_parts(
-        model, sub, seq, precision, attention, selective, imbalance
-    )
+    act_mb, logits = activation_parts(model, sub, seq, precision, attention, selective, imbalance)
     return {
         "per_mb": per_mb,
         "compute": compute,
