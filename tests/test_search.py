@@ -124,3 +124,38 @@ def test_search_takes_what_if_overrides(cli, tmp_path):
     assert short["results"][0]["inference"][rate] > base["results"][0]["inference"][rate]
     bad = cli("search", str(s), "--set", "inference.input_len=-1")
     assert bad.returncode == 2 and "input_len" in bad.stderr
+
+
+def test_serving_comparison_flags_unpriced_capex_and_skips_what_cannot_serve(cli):
+    """`compare --model`: each system's balanced prefill/decode deployment; a system whose chip
+    has no rate at the precision is reported as not compared (the others still are); $/Mtoken
+    of a system with unpriced parts is a lower bound, so no $/Mtoken ratio is formed with it;
+    every system skipped exits 2 with one line."""
+    from podwright.economics.cost import CostInputs, hourly
+    from podwright.search.compare import compare_serving
+    from podwright.topology import build
+
+    res = compare_serving(["gb200-nvl72", "hgx-h100-ib", "mi450x-if128"], "llama-3.1-70b",
+                          2048, 256, 50.0)  # fmt: skip
+    assert list(res["systems"]) == ["gb200-nvl72", "hgx-h100-ib"]
+    assert "fp8" in res["skipped"]["mi450x-if128"]
+    gb, h100 = res["systems"]["gb200-nvl72"], res["systems"]["hgx-h100-ib"]
+    unpriced = build("hgx-h100-ib", 32).unpriced_parts()
+    assert h100["unpriced_parts"] == unpriced and "xeon-8480c" in unpriced
+    assert not h100["capex_complete"] and res["ratio"]["hgx-h100-ib"]["usd_per_mtoken"] is None
+    assert res["ratio"]["hgx-h100-ib"]["output_tokens_per_s_per_chip"] == pytest.approx(
+        h100["output_tokens_per_s_per_chip"] / gb["output_tokens_per_s_per_chip"]
+    )
+    assert gb["tpot_ms"] <= 50.0 and h100["tpot_ms"] <= 50.0
+    # a node price covers the parts inside the node; an unpriced part adds nothing to capex
+    fab = build("dgx-a100-ib", 8)
+    assert "a100-sxm-80gb" not in fab.unpriced_parts() and fab.totals()["capex_usd"] == 199000
+    cost = hourly(fab, CostInputs.of())
+    assert cost["capex_complete"] is False and cost["unpriced_parts"] == fab.unpriced_parts()
+
+    r = cli("compare", "gb200-nvl72", "mi450x-if128", "--model", "llama-3.1-70b",
+            "--input-len", "2048", "--output-len", "256")  # fmt: skip
+    assert r.returncode == 0, r.stderr
+    assert "mi450x-if128: not compared" in r.stdout and "≥" in r.stdout
+    r = cli("compare", "mi450x-if128", "mi450x-if128", "--model", "llama-3.1-70b")
+    assert r.returncode == 2 and r.stderr.count("\n") == 1 and "fp8" in r.stderr

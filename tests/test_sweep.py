@@ -163,6 +163,7 @@ def test_bom_sweep_rows_match_the_builder(tmp_path):
     assert r["usd_per_hour_energy"] == pytest.approx(r["power_kw"] * d.usd_per_kwh)
     assert r["usd_per_hour"] == pytest.approx(r["usd_per_hour_capex"] + r["usd_per_hour_energy"])
     assert r["capex_usd_per_chip"] == pytest.approx(r["capex_usd"] / 1024)
+    assert r["capex_unpriced_parts"] == len(build("hgx-h100-ib", 1024).unpriced_parts()) > 0
     assert r["usd_per_mtoken"] is None  # a BoM sweep makes no tokens
 
 

@@ -69,7 +69,7 @@ def bom(
             i["count"],
             i["unit_power_w"],
             i["count"] * i["unit_power_w"] / 1000,
-            i["count"] * i["unit_cost_usd"],
+            None if i["unit_cost_usd"] is None else i["count"] * i["unit_cost_usd"],
         ]
         for i in data["items"]
     ]
@@ -93,6 +93,9 @@ def bom(
                         lv_rows, right_from=2))  # fmt: skip
     for note in fabric.notes:
         console.print(f"[dim]{note}[/dim]")
+    if data["unpriced_parts"]:
+        console.print(f"[dim]no sourced price for {', '.join(data['unpriced_parts'])} (cost -): "
+                      "capex_usd counts the priced parts only[/dim]")  # fmt: skip
 
 
 @app.command()
@@ -112,23 +115,34 @@ def compare(
     from podwright.report.tables import table
 
     if model:
-        from podwright.search.compare import KEYS, compare_serving
+        from podwright.report.tables import fmt
+        from podwright.search.compare import KEYS, LABELS, RATIO_KEYS, compare_serving
 
         res = compare_serving(systems, model, input_len, output_len, tpot_ms, precision, chips)
         if as_json:
             return _print_json(res)
         names = list(res["systems"])
-        cols = ["metric"] + names + [f"{n} / {names[0]}" for n in names[1:]]
-        body = [[k] + [res["systems"][n][k] for n in names] + [res["ratio"][n][k] for n in names[1:]]
-                for k in KEYS]  # fmt: skip
+        cols = ["system"] + [LABELS[k] for k in KEYS] + [f"{LABELS[k]} ×" for k in RATIO_KEYS]
+        body = []
+        for n in names:
+            r = res["systems"][n]
+            cells = [r[k] for k in KEYS]
+            if not r["capex_complete"]:  # unpriced parts left out: a lower bound
+                cells[KEYS.index("usd_per_mtoken")] = "≥" + fmt(r["usd_per_mtoken"])
+            body.append([n] + cells + [res["ratio"][n][k] for k in RATIO_KEYS])
         title = (f"{model}: {input_len} in / {output_len} out, TPOT <= {tpot_ms} ms, {precision}; "
-                 "balanced prefill/decode pools")  # fmt: skip
+                 f"balanced prefill/decode pools; × = ratio to {names[0]}")  # fmt: skip
         console.print(table(title, cols, body))
         for n in names:
             r = res["systems"][n]
             console.print(
                 f"[dim]{n}: prefill {r['prefill_layout']}; decode {r['decode_layout']}[/dim]"
             )
+            if not r["capex_complete"]:
+                console.print(f"[dim]{n}: no sourced price for {', '.join(r['unpriced_parts'])}"
+                              " (left out of the capex: $/Mtoken is a lower bound)[/dim]")  # fmt: skip
+        for n, why in res["skipped"].items():
+            console.print(f"{n}: not compared, {why}")
         return
     from podwright.topology import build
     from podwright.topology.summary import SUMMARY_KEYS, ratios, summary

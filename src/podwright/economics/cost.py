@@ -32,7 +32,9 @@ class CostInputs:
 
 def hourly(fabric: Fabric, inputs: CostInputs) -> dict:
     """Capex amortised linearly over the life, plus energy at the all-in power (cooling
-    overhead of the system's cooling part included, so no separate PUE)."""
+    overhead of the system's cooling part included, so no separate PUE). Parts the catalog has
+    no sourced price for are left out of the capex and named in `unpriced_parts`; with any,
+    `capex_complete` is false and $/hour and $/Mtoken are lower bounds."""
     capex = sum(i.cost_usd for i in fabric.items)
     power_kw = sum(i.power_w for i in fabric.items) / 1000
     capex_h = capex / (inputs.life_years * HOURS_PER_YEAR)
@@ -45,6 +47,8 @@ def hourly(fabric: Fabric, inputs: CostInputs) -> dict:
         "usd_per_hour": capex_h + energy_h,
         "usd_per_hour_capex": capex_h,
         "usd_per_hour_energy": energy_h,
+        "capex_complete": not fabric.unpriced_parts(),
+        "unpriced_parts": fabric.unpriced_parts(),
     }
 
 

@@ -22,7 +22,8 @@ def fmt(v, digits: int = 3) -> str:
 def table(title: str, columns: list[str], rows: list[list], right_from: int = 1) -> Table:
     t = Table(title=title, title_justify="left")
     for i, c in enumerate(columns):
-        t.add_column(c, justify="right" if i >= right_from else "left")
+        # the first column names the row: kept whole, the others wrap
+        t.add_column(c, justify="right" if i >= right_from else "left", no_wrap=i == 0)
     for r in rows:
         t.add_row(*[fmt(x) for x in r])
     return t

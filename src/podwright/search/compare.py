@@ -27,6 +27,19 @@ KEYS = (
     "tpot_ms",
     "usd_per_mtoken",
 )
+# column headings of the CLI table (one row per system), and the figures it gives as ratios
+LABELS = {
+    "chips": "chips",
+    "prefill_tokens_per_s_per_chip": "prefill tok/s per chip",
+    "decode_tokens_per_s_per_chip": "decode tok/s per chip",
+    "output_tokens_per_s_per_chip": "output tok/s per chip",
+    "output_tokens_per_s_per_system": "output tok/s per system",
+    "output_tokens_per_s_per_kw": "output tok/s per kW",
+    "prefill_to_decode_chips": "prefill / decode chips",
+    "tpot_ms": "TPOT ms",
+    "usd_per_mtoken": "$ per Mtoken",
+}
+RATIO_KEYS = ("output_tokens_per_s_per_chip", "output_tokens_per_s_per_kw", "usd_per_mtoken")
 
 
 def serving_unit(system, weight_bytes: float) -> int:
@@ -75,13 +88,19 @@ def compare_serving(
         raise InputError("input_len" if input_len <= 0 else "output_len", "must be positive")
     if tpot_ms is not None and tpot_ms <= 0:
         raise InputError("tpot_ms", f"must be positive (got {tpot_ms})")
-    rows = {}
+    rows, skipped = {}, {}
     weights = load_model(model).params * {"fp4": 0.5, "fp8": 1, "int8": 1}.get(precision, 2)
-    for name in systems:
-        system = load_system(name)
+    loaded = [load_system(name) for name in systems]  # an unknown name is bad input (exit 2)
+    for name, system in zip(systems, loaded, strict=True):
         n = chips or serving_unit(system, weights)
-        pre = _best(name, n, model, precision, "prefill", input_len, output_len, None)
-        dec = _best(name, n, model, precision, "decode", input_len, output_len, tpot_ms)
+        try:
+            pre = _best(name, n, model, precision, "prefill", input_len, output_len, None)
+            dec = _best(name, n, model, precision, "decode", input_len, output_len, tpot_ms)
+        except InputError as err:
+            # a system that cannot serve the model so (no rate at the precision, no layout
+            # within the SLO) is a result of the comparison, not a reason to stop it
+            skipped[system.name] = f"{err.field}: {err.reason}"
+            continue
         P = pre["inference"]["prefill_tokens_per_s_per_chip"]
         D = dec["inference"]["decode_tokens_per_s_per_chip"]
         per_chip = balanced(P, D, input_len, output_len)["output_tokens_per_s_per_chip"]
@@ -98,16 +117,22 @@ def compare_serving(
             "prefill_to_decode_chips": (input_len / P) / (output_len / D),
             "tpot_ms": dec["inference"]["tpot_ms"],
             "usd_per_mtoken": usd_h / (per_chip * n * 3600) * 1e6,
+            "capex_complete": dec["economics"]["capex_complete"],
+            "unpriced_parts": dec["economics"]["unpriced_parts"],
             "prefill_layout": pre["layout"],
             "decode_layout": dec["layout"],
         }
+    if not rows:
+        field, reason = next(iter(skipped.values())).split(": ", 1)
+        raise InputError(field, f"no system can serve {model}: {reason}")
     first = next(iter(rows.values()))
-    ratio = {
-        name: {
-            k: (r[k] / first[k] if isinstance(r[k], float | int) and first[k] else None)
-            for k in KEYS
-        }
-        for name, r in rows.items()
-    }
+
+    def ratio_of(r, k):
+        if k == "usd_per_mtoken" and not (r["capex_complete"] and first["capex_complete"]):
+            return None  # a lower bound over another is no ratio
+        return r[k] / first[k] if isinstance(r[k], float | int) and first[k] else None
+
+    ratio = {name: {k: ratio_of(r, k) for k in KEYS} for name, r in rows.items()}
     return {"model": model, "input_len": input_len, "output_len": output_len, "tpot_ms": tpot_ms,
-            "precision": precision, "systems": rows, "ratio": ratio}  # fmt: skip
+            "precision": precision, "systems": rows, "ratio": ratio,
+            "skipped": skipped}  # fmt: skip

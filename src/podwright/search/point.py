@@ -24,6 +24,7 @@ BOM_COLUMNS = TOTAL_KEYS[1:] + (
 )
 COST_COLUMNS = (
     "capex_usd_per_chip",
+    "capex_unpriced_parts",  # BoM parts with no sourced price (0: capex complete)
     "usd_per_hour",
     "usd_per_hour_capex",
     "usd_per_hour_energy",
@@ -186,8 +187,9 @@ def _cost_columns(data: dict, fabric, pred: dict | None) -> dict:
         except ValidationError as e:
             raise from_validation_error(e, prefix="economics") from None
         econ = hourly(fabric, CostInputs.of(override))
-    out = {k: econ.get(k) for k in COST_COLUMNS if k != "capex_usd_per_chip"}
+    out = {k: econ.get(k) for k in COST_COLUMNS[2:]}
     out["capex_usd_per_chip"] = econ["capex_usd"] / fabric.chips
+    out["capex_unpriced_parts"] = float(len(econ["unpriced_parts"]))
     if pred is not None and not pred.get("fits", True):  # no price for a job that cannot run
         out["usd_per_mtoken"] = out["tokens_per_joule"] = None
     return out

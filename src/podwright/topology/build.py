@@ -3,6 +3,7 @@ cooling. One registry maps each fabric kind to its builder."""
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from dataclasses import dataclass, field
 from types import ModuleType
@@ -71,6 +72,10 @@ class Fabric:
         }
         return {k: _round(v) for k, v in out.items()}
 
+    def unpriced_parts(self) -> list[str]:
+        """Parts in the bill of materials with no sourced price: capex leaves them out."""
+        return sorted({i.part for i in self.items if i.count and not i.priced})
+
     def it_power_kw(self) -> float:
         return sum(i.power_w for i in self.items if i.category != "cooling") / 1000
 
@@ -80,6 +85,7 @@ class Fabric:
             "chips": self.chips,
             "items": [i.as_dict() for i in self.items if i.count],
             "totals": self.totals(),
+            "unpriced_parts": self.unpriced_parts(),
             "by_tier": {t: self.totals(t) for t in ("scale_up", "scale_out")},
             "levels": [
                 {
@@ -116,9 +122,10 @@ def _compute_items(system: System, chip: Chip, chips: int) -> list[BomItem]:
     nodes = chips // node.chips
     items = [
         BomItem(
-            chip.name, "accelerator", "compute", chips, chip.tdp_w or 0.0, chip.price_usd or 0.0
+            chip.name, "accelerator", "compute", chips, chip.tdp_w or 0.0, chip.price_usd or 0.0,
+            priced=chip.price_usd is not None,
         )
-    ]
+    ]  # fmt: skip
     if node.cpu and node.cpus:
         items.append(part_item(node.cpu, "cpu", "compute", nodes * node.cpus))
     if node.nic and node.nics:
@@ -129,8 +136,12 @@ def _compute_items(system: System, chip: Chip, chips: int) -> list[BomItem]:
     per_node_cost = sum(i.cost_usd for i in items) / nodes
     rest_w = max(0.0, (node.power_w or per_node_power) - per_node_power)
     rest_usd = max(0.0, (node.price_usd or per_node_cost) - per_node_cost)
+    if node.price_usd is not None:
+        # the node's price covers its parts: the unpriced ones are inside node-rest
+        items = [dataclasses.replace(i, priced=True) for i in items]
     if rest_w or rest_usd:
-        items.append(BomItem("node-rest", "node", "compute", nodes, rest_w, rest_usd))
+        items.append(BomItem("node-rest", "node", "compute", nodes, rest_w, rest_usd,
+                             priced=node.price_usd is not None))  # fmt: skip
     return items
 
 
@@ -193,6 +204,7 @@ def build(system: System | str, chips: int | None = None, chip: Chip | None = No
                 overhead / kw if kw else 0.0,
                 cooling.price_usd_per_kw or 0.0,
                 note="count = IT kW served",
+                priced=cooling.price_usd_per_kw is not None,
             )
         )
     return Fabric(system, chip, chips, levels, merge(items), notes)
@@ -213,6 +225,7 @@ def merge(items: list[BomItem]) -> list[BomItem]:
                 r.unit_power_w,
                 r.unit_cost_usd,
                 r.note,
+                r.priced and i.priced,
             )
         else:
             rows[key] = i

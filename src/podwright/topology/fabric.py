@@ -36,6 +36,7 @@ class BomItem:
     unit_power_w: float = 0.0
     unit_cost_usd: float = 0.0
     note: str = ""
+    priced: bool = True  # False: the catalog has no sourced price (unit_cost_usd 0 stands in)
 
     @property
     def power_w(self) -> float:
@@ -52,7 +53,7 @@ class BomItem:
             "tier": self.tier,
             "count": _tidy(self.count),
             "unit_power_w": _tidy(self.unit_power_w),
-            "unit_cost_usd": _tidy(self.unit_cost_usd),
+            "unit_cost_usd": _tidy(self.unit_cost_usd) if self.priced else None,
         }
 
 

@@ -63,7 +63,10 @@ def link_items(
 
 
 def _item(part, category: str, tier: str, count: float) -> BomItem:
-    return BomItem(part.name, category, tier, count, part.power_w, part.price_usd or 0.0)
+    return BomItem(
+        part.name, category, tier, count, part.power_w, part.price_usd or 0.0,
+        priced=part.price_usd is not None,
+    )  # fmt: skip
 
 
 def part_item(name: str, category: str, tier: str, count: float) -> BomItem:
