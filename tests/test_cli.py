@@ -67,6 +67,7 @@ def test_demand_shares_sum_to_one(cli):
         (["bom", "gb200-nvl72", "--chips", "6"], "chips"),
         (["bom", "tpu-v4-pod", "--chips", "100"], "chips"),
         (["compare", "cloudmatrix384", "nope"], "system"),
+        (["compare", "cloudmatrix384"], "systems"),
         (["bom"], "system"),
         (["list", "widgets"], "kind"),
     ],

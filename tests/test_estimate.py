@@ -485,6 +485,9 @@ def test_unknown_engine_exits_2(cli, tmp_path):
         ),
         ({"model": "no-such-model"}, "model"),
         ({"training": {"seq_len": -1}}, "training.seq_len"),
+        # an "int or auto" field is named as the field, not as pydantic's union member
+        ({"training": {"seq_len": 4096, "global_batch": -4}}, "training.global_batch: "),
+        ({"training": {"seq_len": 4096, "parallel": {"tp": -2}}}, "training.parallel.tp: "),
         (
             {"training": {"seq_len": 4096, "recompute": "selective", "recompute_layers": 2}},
             "training",

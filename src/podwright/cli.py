@@ -114,6 +114,8 @@ def compare(
     system and per kW, $/Mtoken."""
     from podwright.report.tables import table
 
+    if len(systems) < 2:
+        raise InputError("systems", f"give two or more systems to compare (got {len(systems)})")
     if model:
         from podwright.report.tables import fmt
         from podwright.search.compare import KEYS, LABELS, RATIO_KEYS, compare_serving

@@ -17,7 +17,7 @@ class InputError(ValueError):
 def from_validation_error(err, where: str | None = None, prefix: str = "") -> InputError:
     """Turn a pydantic ValidationError into an InputError naming the first offending field."""
     first = err.errors()[0]
-    loc = ".".join(str(p) for p in first.get("loc", ()) if p != "__root__")
+    loc = ".".join(str(p) for p in first.get("loc", ()) if _is_field(p))
     field = ".".join(p for p in (prefix, loc) if p) or "(file)"
     msg = first.get("msg", "invalid").removeprefix("Value error, ")
     value = first.get("input")
@@ -26,3 +26,14 @@ def from_validation_error(err, where: str | None = None, prefix: str = "") -> In
     elif isinstance(value, int | float | str) and len(str(value)) < 40:
         msg = f"{msg} (got {value!r})"
     return InputError(field, msg, where)
+
+
+# pydantic names a union's members in the error location ("constrained-int", "literal['auto']",
+# "function-after[...]", "int"); a scenario's fields are plain identifiers, list positions ints
+_TYPE_TAGS = {"int", "float", "str", "bool", "dict", "list", "none", "__root__"}
+
+
+def _is_field(part) -> bool:
+    if isinstance(part, int):
+        return True
+    return part.isidentifier() and part not in _TYPE_TAGS
