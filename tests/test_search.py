@@ -148,12 +148,16 @@ def test_serving_comparison_flags_unpriced_capex_and_skips_what_cannot_serve(cli
     )
     assert gb["tpot_ms"] <= 50.0 and h100["tpot_ms"] <= 50.0
     # a node price covers the parts inside the node; an unpriced part adds nothing to capex
+    # an NVL72 rack price pays for the NVLink switch trays, the copper spine and the rack
+    nvl = build("gb200-nvl72")
+    assert nvl.unpriced_parts() == [] and gb["capex_complete"]
+    assert {i.part for i in nvl.items if i.note == "in the node price"} >= {"nvswitch-gen4"}
     fab = build("dgx-a100-ib", 8)
     assert "a100-sxm-80gb" not in fab.unpriced_parts() and fab.totals()["capex_usd"] == 199000
     cost = hourly(fab, CostInputs.of())
     assert cost["capex_complete"] is False and cost["unpriced_parts"] == fab.unpriced_parts()
 
-    r = cli("compare", "gb200-nvl72", "mi450x-if128", "--model", "llama-3.1-70b",
+    r = cli("compare", "hgx-h100-ib", "mi450x-if128", "--model", "llama-3.1-70b",
             "--input-len", "2048", "--output-len", "256")  # fmt: skip
     assert r.returncode == 0, r.stderr
     assert "mi450x-if128: not compared" in r.stdout and "≥" in r.stdout

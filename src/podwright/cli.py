@@ -132,7 +132,8 @@ def compare(
             if not r["capex_complete"]:  # unpriced parts left out: a lower bound
                 cells[KEYS.index("usd_per_mtoken")] = "≥" + fmt(r["usd_per_mtoken"])
             body.append([n] + cells + [res["ratio"][n][k] for k in RATIO_KEYS])
-        title = (f"{model}: {input_len} in / {output_len} out, TPOT <= {tpot_ms} ms, {precision}; "
+        slo = f"TPOT <= {tpot_ms} ms" if tpot_ms else "no TPOT SLO"
+        title = (f"{model}: {input_len} in / {output_len} out, {slo}, {precision}; "
                  f"balanced prefill/decode pools; × = ratio to {names[0]}")  # fmt: skip
         console.print(table(title, cols, body))
         for n in names:

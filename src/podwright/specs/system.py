@@ -23,6 +23,9 @@ class Node(Strict):
     nics: NonNegInt = 0
     power_w: PositiveFloat | None = None
     price_usd: PositiveFloat | None = None
+    # what else the node price pays for, where it is a whole system's price split over its
+    # nodes (an NVL72 rack, a CloudMatrix384): the scale-up fabric's parts, the racks
+    price_covers: tuple[Literal["scale_up", "rack"], ...] = ()
 
 
 class ClosTier(Strict):

@@ -207,7 +207,23 @@ def build(system: System | str, chips: int | None = None, chip: Chip | None = No
                 priced=cooling.price_usd_per_kw is not None,
             )
         )
-    return Fabric(system, chip, chips, levels, merge(items), notes)
+    return Fabric(system, chip, chips, levels, merge(_in_node_price(system, items)), notes)
+
+
+def _in_node_price(system: System, items: list[BomItem]) -> list[BomItem]:
+    """Parts a system-level price already pays for (`node.price_covers`) cost nothing more."""
+    covers = set(system.node.price_covers) if system.node.price_usd is not None else set()
+
+    def covered(i: BomItem) -> bool:
+        return (i.tier == "scale_up" and "scale_up" in covers) or (
+            i.category == "rack" and "rack" in covers
+        )
+
+    return [
+        dataclasses.replace(i, unit_cost_usd=0.0, priced=True, note="in the node price")
+        if covered(i) else i
+        for i in items
+    ]  # fmt: skip
 
 
 def merge(items: list[BomItem]) -> list[BomItem]:
