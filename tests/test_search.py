@@ -163,3 +163,52 @@ def test_serving_comparison_flags_unpriced_capex_and_skips_what_cannot_serve(cli
     assert "mi450x-if128: not compared" in r.stdout and "≥" in r.stdout
     r = cli("compare", "mi450x-if128", "mi450x-if128", "--model", "llama-3.1-70b")
     assert r.returncode == 2 and r.stderr.count("\n") == 1 and "fp8" in r.stderr
+
+
+def test_training_comparison_is_each_systems_searched_best(cli):
+    """`compare --model M --train`: on the same chips and global batch, each system's row is the
+    fastest layout `search` finds for that scenario; ratios are to the first system; a chip
+    with no rate at the precision is listed as not compared; --train needs --model."""
+    from podwright.search.compare import compare_training
+
+    res = compare_training(["gb200-nvl72", "hgx-h100-ib", "mi450x-if128"], "llama-3.1-8b", 64,
+                           4096, 256)  # fmt: skip
+    assert list(res["systems"]) == ["gb200-nvl72", "hgx-h100-ib"] and res["global_batch"] == 256
+    assert "bf16" in res["skipped"]["mi450x-if128"]
+    for name, row in res["systems"].items():
+        body = {"name": "x", "system": name, "chips": 64, "model": "llama-3.1-8b",
+                "training": {"seq_len": 4096, "global_batch": 256, "micro_batch": "auto",
+                             "parallel": {"tp": "auto", "pp": "auto", "cp": "auto", "ep": "auto",
+                                          "etp": 1, "vpp": "auto"},
+                             "zero": "auto", "recompute": "auto", "schedule": "auto"}}  # fmt: skip
+        best = search(parse_scenario(body), top=1)["results"][0]
+        assert row["tokens_per_s_per_chip"] == pytest.approx(
+            best["training"]["tokens_per_s_per_chip"]
+        )
+        assert row["layout"] == best["layout"]
+    gb, h100 = res["systems"]["gb200-nvl72"], res["systems"]["hgx-h100-ib"]
+    assert gb["tokens_per_s_per_chip"] > h100["tokens_per_s_per_chip"]
+    assert res["ratio"]["hgx-h100-ib"]["tokens_per_s_per_chip"] == pytest.approx(
+        h100["tokens_per_s_per_chip"] / gb["tokens_per_s_per_chip"]
+    )
+    r = cli("compare", "gb200-nvl72", "hgx-h100-ib", "--train")
+    assert r.returncode == 2 and "train" in r.stderr and r.stderr.count("\n") == 1
+
+
+def test_dualpipe_needs_twice_pp_micro_batches():
+    """DualPipe feeds half the micro-batches from each end: an even count of at least 2 x PP
+    (deepseek-ai/DualPipe's own assertion); fewer is rejected, not priced bubble-free."""
+    from podwright.workload.layout import enumerate_layouts
+    from podwright.workload.model import load_model
+
+    def count(gbs):
+        body = {"name": "x", "system": "hgx-h100-ib", "chips": 64, "model": "llama-3.1-8b",
+                "training": {"seq_len": 4096, "global_batch": gbs, "schedule": "dualpipe",
+                             "parallel": {"tp": 1, "pp": 4, "dp": 16}}}  # fmt: skip
+        s = parse_scenario(body)
+        lay, rejected = enumerate_layouts(s.training, load_model(s.model), 64)
+        return len(lay), rejected
+
+    assert count(128)[0] > 0  # 8 micro-batches per pipeline = 2 x PP
+    n, rejected = count(64)  # 4 micro-batches < 2 x PP
+    assert n == 0 and any("dualpipe" in r for r in rejected)

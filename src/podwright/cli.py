@@ -98,54 +98,85 @@ def bom(
                       "capex_usd counts the priced parts only[/dim]")  # fmt: skip
 
 
+def _print_comparison(res: dict, keys, labels, ratio_keys, title: str, layout) -> None:
+    """One row per system of a model comparison (serving or training), ratios to the first,
+    each system's layout, its unpriced parts and the systems not compared."""
+    from podwright.report.tables import fmt, table
+
+    names = list(res["systems"])
+    cols = ["system"] + [labels[k] for k in keys] + [f"{labels[k]} ×" for k in ratio_keys]
+    body = []
+    for n in names:
+        r = res["systems"][n]
+        cells = [r[k] for k in keys]
+        if not r["capex_complete"]:  # unpriced parts left out: a lower bound
+            cells[keys.index("usd_per_mtoken")] = "≥" + fmt(r["usd_per_mtoken"])
+        body.append([n] + cells + [res["ratio"][n][k] for k in ratio_keys])
+    console.print(table(f"{title}; × = ratio to {names[0]}", cols, body))
+    for n in names:
+        r = res["systems"][n]
+        console.print(f"[dim]{n}: {layout(r)}[/dim]")
+        if not r["capex_complete"]:
+            console.print(f"[dim]{n}: no sourced price for {', '.join(r['unpriced_parts'])}"
+                          " (left out of the capex: $/Mtoken is a lower bound)[/dim]")  # fmt: skip
+    for n, why in res["skipped"].items():
+        console.print(f"{n}: not compared, {why}")
+
+
 @app.command()
 def compare(
     systems: Annotated[list[str], typer.Argument(help="two or more systems")],
     chips: ChipsOpt = None,
     as_json: JsonOpt = False,
     model: Annotated[str | None, typer.Option(help="compare serving this model instead")] = None,
+    train: Annotated[
+        bool, typer.Option("--train", help="with --model: compare training it instead")
+    ] = False,
     input_len: Annotated[int, typer.Option(help="prompt tokens (with --model)")] = 4096,
     output_len: Annotated[int, typer.Option(help="generated tokens (with --model)")] = 1024,
     tpot_ms: Annotated[float | None, typer.Option(help="TPOT SLO in ms (with --model)")] = None,
-    precision: Annotated[str, typer.Option(help="matmul precision (with --model)")] = "fp8",
+    seq_len: Annotated[int, typer.Option(help="sequence length (with --train)")] = 8192,
+    global_batch: Annotated[
+        int | None, typer.Option(help="sequences per step (with --train; default 4M tokens)")
+    ] = None,
+    precision: Annotated[
+        str | None, typer.Option(help="matmul precision (with --model; fp8 serving, bf16 --train)")
+    ] = None,
 ) -> None:
     """Side-by-side figures of one supernode each (or --chips N each), with ratios to the first.
     With --model: each system's best serving layout within the SLO, tokens/s per chip, per
-    system and per kW, $/Mtoken."""
+    system and per kW, $/Mtoken. With --model --train: each system's fastest training layout
+    on --chips N (default 1,024) chips, MFU, tokens/s per chip, per system and per kW, $/Mtoken."""
     from podwright.report.tables import table
 
     if len(systems) < 2:
         raise InputError("systems", f"give two or more systems to compare (got {len(systems)})")
-    if model:
-        from podwright.report.tables import fmt
-        from podwright.search.compare import KEYS, LABELS, RATIO_KEYS, compare_serving
+    if train and not model:
+        raise InputError("train", "needs --model")
+    if model and train:
+        from podwright.search import compare as cmp
 
-        res = compare_serving(systems, model, input_len, output_len, tpot_ms, precision, chips)
+        prec = precision or "bf16"
+        res = cmp.compare_training(systems, model, chips or 1024, seq_len, global_batch, prec)
         if as_json:
             return _print_json(res)
-        names = list(res["systems"])
-        cols = ["system"] + [LABELS[k] for k in KEYS] + [f"{LABELS[k]} ×" for k in RATIO_KEYS]
-        body = []
-        for n in names:
-            r = res["systems"][n]
-            cells = [r[k] for k in KEYS]
-            if not r["capex_complete"]:  # unpriced parts left out: a lower bound
-                cells[KEYS.index("usd_per_mtoken")] = "≥" + fmt(r["usd_per_mtoken"])
-            body.append([n] + cells + [res["ratio"][n][k] for k in RATIO_KEYS])
+        title = (f"training {model} on {res['chips']:,} chips: {seq_len}-token sequences, "
+                 f"{res['global_batch']:,} per step, {prec}")  # fmt: skip
+        _print_comparison(res, cmp.TRAIN_KEYS, cmp.TRAIN_LABELS, cmp.TRAIN_RATIO_KEYS, title,
+                          lambda r: str(r["layout"]))  # fmt: skip
+        return
+    if model:
+        from podwright.search import compare as cmp
+
+        prec = precision or "fp8"
+        res = cmp.compare_serving(systems, model, input_len, output_len, tpot_ms, prec, chips)
+        if as_json:
+            return _print_json(res)
         slo = f"TPOT <= {tpot_ms} ms" if tpot_ms else "no TPOT SLO"
-        title = (f"{model}: {input_len} in / {output_len} out, {slo}, {precision}; "
-                 f"balanced prefill/decode pools; × = ratio to {names[0]}")  # fmt: skip
-        console.print(table(title, cols, body))
-        for n in names:
-            r = res["systems"][n]
-            console.print(
-                f"[dim]{n}: prefill {r['prefill_layout']}; decode {r['decode_layout']}[/dim]"
-            )
-            if not r["capex_complete"]:
-                console.print(f"[dim]{n}: no sourced price for {', '.join(r['unpriced_parts'])}"
-                              " (left out of the capex: $/Mtoken is a lower bound)[/dim]")  # fmt: skip
-        for n, why in res["skipped"].items():
-            console.print(f"{n}: not compared, {why}")
+        title = (f"{model}: {input_len} in / {output_len} out, {slo}, {prec}; "
+                 "balanced prefill/decode pools")  # fmt: skip
+        _print_comparison(res, cmp.KEYS, cmp.LABELS, cmp.RATIO_KEYS, title,
+                          lambda r: f"prefill {r['prefill_layout']}; decode {r['decode_layout']}")  # fmt: skip
         return
     from podwright.topology import build
     from podwright.topology.summary import SUMMARY_KEYS, ratios, summary

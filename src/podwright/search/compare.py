@@ -122,17 +122,117 @@ def compare_serving(
             "prefill_layout": pre["layout"],
             "decode_layout": dec["layout"],
         }
+    return _with_ratios(
+        {
+            "model": model,
+            "input_len": input_len,
+            "output_len": output_len,
+            "tpot_ms": tpot_ms,
+            "precision": precision,
+        },  # fmt: skip
+        rows,
+        skipped,
+        KEYS,
+    )
+
+
+def _with_ratios(head: dict, rows: dict, skipped: dict, keys) -> dict:
+    """The comparison's result: each system's figures, their ratios to the first system's, and
+    the systems skipped with the reason (all skipped: exit 2 with the first reason). $/Mtoken
+    resting on an incomplete capex is a lower bound, so no ratio is formed with it."""
     if not rows:
         field, reason = next(iter(skipped.values())).split(": ", 1)
-        raise InputError(field, f"no system can serve {model}: {reason}")
+        raise InputError(field, f"no system can run {head['model']}: {reason}")
     first = next(iter(rows.values()))
 
     def ratio_of(r, k):
         if k == "usd_per_mtoken" and not (r["capex_complete"] and first["capex_complete"]):
-            return None  # a lower bound over another is no ratio
+            return None
         return r[k] / first[k] if isinstance(r[k], float | int) and first[k] else None
 
-    ratio = {name: {k: ratio_of(r, k) for k in KEYS} for name, r in rows.items()}
-    return {"model": model, "input_len": input_len, "output_len": output_len, "tpot_ms": tpot_ms,
-            "precision": precision, "systems": rows, "ratio": ratio,
-            "skipped": skipped}  # fmt: skip
+    ratio = {name: {k: ratio_of(r, k) for k in keys} for name, r in rows.items()}
+    return head | {"systems": rows, "ratio": ratio, "skipped": skipped}
+
+
+TRAIN_KEYS = (
+    "chips",
+    "tokens_per_s_per_chip",
+    "mfu",
+    "step_time_s",
+    "memory_gb_per_chip",
+    "tokens_per_s_per_system",
+    "tokens_per_s_per_kw",
+    "usd_per_mtoken",
+)
+TRAIN_LABELS = {
+    "chips": "chips",
+    "tokens_per_s_per_chip": "tok/s per chip",
+    "mfu": "MFU",
+    "step_time_s": "step s",
+    "memory_gb_per_chip": "GB per chip",
+    "tokens_per_s_per_system": "tok/s per system",
+    "tokens_per_s_per_kw": "tok/s per kW",
+    "usd_per_mtoken": "$ per Mtoken",
+}
+TRAIN_RATIO_KEYS = ("tokens_per_s_per_chip", "tokens_per_s_per_kw", "usd_per_mtoken")
+
+
+def compare_training(
+    systems: list[str], model: str, chips: int, seq_len: int, global_batch: int | None,
+    precision: str = "bf16",
+) -> dict:  # fmt: skip
+    """Each system's fastest training layout of `model` on the same number of chips (every
+    parallel key, micro-batch, ZeRO stage, recompute and schedule searched), with tokens/s per
+    chip, per system and per kW, MFU and $/Mtoken of training tokens. The global batch is the
+    same on every system: `global_batch` sequences, by default 4M tokens' worth."""
+    if seq_len <= 0:
+        raise InputError("seq_len", f"must be positive (got {seq_len})")
+    if global_batch is not None and global_batch <= 0:
+        raise InputError("global_batch", f"must be positive (got {global_batch})")
+    gbs = global_batch or max(1, 4 * 1024 * 1024 // seq_len)
+    loaded = [load_system(name) for name in systems]
+    rows, skipped = {}, {}
+    for name, system in zip(systems, loaded, strict=True):
+        body = {
+            "name": f"{system.name}-train", "system": name, "chips": chips, "model": model,
+            "precision": precision,
+            "training": {"seq_len": seq_len, "global_batch": gbs, "micro_batch": "auto",
+                         "parallel": {"tp": "auto", "pp": "auto", "cp": "auto", "ep": "auto",
+                                      "etp": 1, "vpp": "auto"},
+                         "zero": "auto", "recompute": "auto", "schedule": "auto"},
+        }  # fmt: skip
+        try:
+            res = search(parse_scenario(body), top=1)["results"]
+            if not res:
+                raise InputError("chips", f"no layout of {model} fits {chips} chips of {name}")
+        except InputError as err:
+            skipped[system.name] = f"{err.field}: {err.reason}"
+            continue
+        best, fab = res[0], build(system, chips)
+        tr, econ = best["training"], best["economics"]
+        per_chip = tr["tokens_per_s_per_chip"]
+        rows[system.name] = {
+            "chips": chips,
+            "tokens_per_s_per_chip": per_chip,
+            "mfu": tr["mfu"],
+            "step_time_s": tr["step_time_s"],
+            "memory_gb_per_chip": tr["memory_gb_per_chip"],
+            "tokens_per_s_per_system": per_chip * chips,
+            "tokens_per_s_per_kw": per_chip * chips / summary(fab)["power_kw"],
+            "usd_per_mtoken": econ["usd_per_mtoken"],
+            "capex_complete": econ["capex_complete"],
+            "unpriced_parts": econ["unpriced_parts"],
+            "layout": best["layout"],
+        }
+    return _with_ratios(
+        {
+            "model": model,
+            "chips": chips,
+            "seq_len": seq_len,
+            "global_batch": gbs,
+            "precision": precision,
+        },  # fmt: skip
+        rows,
+        skipped,
+        TRAIN_KEYS,
+    )

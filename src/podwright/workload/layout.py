@@ -179,6 +179,12 @@ def enumerate_layouts(training, model: ModelSpec, chips: int) -> tuple[TrainLayo
     )
     reject(np.ceil(model.layers / pp) < vpp, "fewer layers per stage than vpp")
     reject((sch == 2) & (pp % 2 != 0), "dualpipe needs an even PP")
+    # DualPipe feeds half the micro-batches from each end (deepseek-ai/DualPipe dualpipe.py:
+    # `num_chunks % 2 == 0 and num_chunks >= num_ranks * 2`)
+    reject(
+        (sch == 2) & ((m % 2 != 0) | (m < 2 * pp)),
+        "dualpipe needs an even number of micro-batches, at least 2 x PP",
+    )
     sp_cfg = training.sequence_parallel
     sp = np.where(tp > 1, True if sp_cfg is None else bool(sp_cfg), False)
     # full recompute: every layer when stated, the fewest layers that fit when left to podwright
@@ -206,4 +212,5 @@ REASON_FIELD = {
     "interleaved: micro-batches not a multiple of PP": "training.global_batch",
     "fewer layers per stage than vpp": "training.parallel.vpp",
     "dualpipe needs an even PP": "training.parallel.pp",
+    "dualpipe needs an even number of micro-batches, at least 2 x PP": "training.global_batch",
 }
