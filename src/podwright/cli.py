@@ -207,10 +207,13 @@ def demand(
     data = compute(build(system, chips))
     if as_json:
         return _print_json(data)
+    partial = not data["capex_complete"]
     rows = [
-        [r["category"], r["count"], r["per_chip"], r["power_kw"], r["capex_usd"], r["capex_share"]]
+        [r["category"], r["count"], r["per_chip"], r["power_kw"],
+         None if r["unpriced"] else r["capex_usd"],
+         None if partial else r["capex_share"]]
         for r in data["categories"]
-    ]
+    ]  # fmt: skip
     console.print(
         table(
             f"{data['system']}: demand of {data['chips']:,} chips",
@@ -218,6 +221,10 @@ def demand(
             rows,
         )
     )
+    if partial:
+        unpriced = sorted({p for r in data["categories"] for p in r["unpriced"]})
+        console.print(f"[dim]no sourced price for {', '.join(unpriced)}: capex $ of their "
+                      "categories and the shares are left out (-)[/dim]")  # fmt: skip
 
 
 @app.command()

@@ -17,6 +17,9 @@ CATEGORIES = (
 
 
 def demand(fabric: Fabric) -> dict:
+    """Counts, power and capex per category. A category holding a part with no sourced price
+    has `unpriced` parts; its capex and every category's share of the total are then partial
+    (`capex_complete` false), since the total leaves those parts out."""
     capex = sum(i.cost_usd for i in fabric.items) or 1.0
     rows = []
     for label, cats in CATEGORIES:
@@ -31,6 +34,7 @@ def demand(fabric: Fabric) -> dict:
                 "power_kw": round(sum(i.power_w for i in items) / 1000, 3),
                 "capex_usd": round(cost, 2),
                 "capex_share": round(cost / capex, 4),
+                "unpriced": sorted({i.part for i in items if i.count and not i.priced}),
             }
         )
     liquid = any(i.category == "cooling" and "liquid" in i.part for i in fabric.items)
@@ -40,4 +44,5 @@ def demand(fabric: Fabric) -> dict:
         "categories": rows,
         "liquid_cooling_kw": round(fabric.it_power_kw(), 3) if liquid else 0.0,
         "capex_usd": round(capex, 2),
+        "capex_complete": not fabric.unpriced_parts(),
     }
