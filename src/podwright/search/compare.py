@@ -1,5 +1,6 @@
-"""Cost-performance comparison of systems serving one model: each system's best prefill and
-decode layouts (within the SLO), combined into a balanced disaggregated deployment.
+"""Cost-performance comparison of systems running one model. Serving: each system's best prefill
+and decode layouts (within the SLO), combined into a balanced disaggregated deployment.
+Training: each system's fastest layout on the same chips and global batch.
 
 A request needs input_len / P chip-seconds of prefill and output_len / D chip-seconds of
 decode (P, D: prefill and decode tokens/s per chip), so a deployment whose prefill and decode
@@ -122,18 +123,9 @@ def compare_serving(
             "prefill_layout": pre["layout"],
             "decode_layout": dec["layout"],
         }
-    return _with_ratios(
-        {
-            "model": model,
-            "input_len": input_len,
-            "output_len": output_len,
-            "tpot_ms": tpot_ms,
-            "precision": precision,
-        },  # fmt: skip
-        rows,
-        skipped,
-        KEYS,
-    )
+    head = {"model": model, "input_len": input_len, "output_len": output_len,
+            "tpot_ms": tpot_ms, "precision": precision}  # fmt: skip
+    return _with_ratios(head, rows, skipped, KEYS)
 
 
 def _with_ratios(head: dict, rows: dict, skipped: dict, keys) -> dict:
@@ -224,15 +216,6 @@ def compare_training(
             "unpriced_parts": econ["unpriced_parts"],
             "layout": best["layout"],
         }
-    return _with_ratios(
-        {
-            "model": model,
-            "chips": chips,
-            "seq_len": seq_len,
-            "global_batch": gbs,
-            "precision": precision,
-        },  # fmt: skip
-        rows,
-        skipped,
-        TRAIN_KEYS,
-    )
+    head = {"model": model, "chips": chips, "seq_len": seq_len, "global_batch": gbs,
+            "precision": precision}  # fmt: skip
+    return _with_ratios(head, rows, skipped, TRAIN_KEYS)
