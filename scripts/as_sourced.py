@@ -41,9 +41,9 @@ OVERRIDES = {
     ),
     "train-nemotron4-340b-h100x128-dgxc": (
         "training",
-        {"grad_reduce": "bf16", "optimizer_states": "bf16"},
+        {"grad_reduce": "bf16", "optimizer_states": "bf16", "recompute": "selective"},
         "the DGX Cloud recipe's NeMo config (examples/heldout/dgxc-nemotron4-340b.yaml): "
-        "grad_sync_dtype and the optimizer state in bf16",
+        "grad_sync_dtype and the optimizer state in bf16, selective activation checkpointing",
     ),
     "train-torchtitan-llama3-8b": (
         "training",
