@@ -191,6 +191,12 @@ def test_training_comparison_is_each_systems_searched_best(cli):
     assert res["ratio"]["hgx-h100-ib"]["tokens_per_s_per_chip"] == pytest.approx(
         h100["tokens_per_s_per_chip"] / gb["tokens_per_s_per_chip"]
     )
+    # what survives failures and checkpoint/restart, as `predict`'s reliability object has it
+    for row in (gb, h100):
+        assert 0.5 < row["goodput"] < 1.0
+        assert row["effective_tokens_per_s_per_chip"] == pytest.approx(
+            row["tokens_per_s_per_chip"] * row["goodput"]
+        )
     r = cli("compare", "gb200-nvl72", "hgx-h100-ib", "--train")
     assert r.returncode == 2 and "train" in r.stderr and r.stderr.count("\n") == 1
 

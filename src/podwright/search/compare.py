@@ -149,6 +149,8 @@ def _with_ratios(head: dict, rows: dict, skipped: dict, keys) -> dict:
 TRAIN_KEYS = (
     "chips",
     "tokens_per_s_per_chip",
+    "goodput",
+    "effective_tokens_per_s_per_chip",
     "mfu",
     "step_time_s",
     "memory_gb_per_chip",
@@ -159,6 +161,8 @@ TRAIN_KEYS = (
 TRAIN_LABELS = {
     "chips": "chips",
     "tokens_per_s_per_chip": "tok/s per chip",
+    "goodput": "goodput",
+    "effective_tokens_per_s_per_chip": "after failures tok/s per chip",
     "mfu": "MFU",
     "step_time_s": "step s",
     "memory_gb_per_chip": "GB per chip",
@@ -166,7 +170,7 @@ TRAIN_LABELS = {
     "tokens_per_s_per_kw": "tok/s per kW",
     "usd_per_mtoken": "$ per Mtoken",
 }
-TRAIN_RATIO_KEYS = ("tokens_per_s_per_chip", "tokens_per_s_per_kw", "usd_per_mtoken")
+TRAIN_RATIO_KEYS = ("effective_tokens_per_s_per_chip", "tokens_per_s_per_kw", "usd_per_mtoken")
 
 
 def compare_training(
@@ -175,8 +179,13 @@ def compare_training(
 ) -> dict:  # fmt: skip
     """Each system's fastest training layout of `model` on the same number of chips (every
     parallel key, micro-batch, ZeRO stage, recompute and schedule searched), with tokens/s per
-    chip, per system and per kW, MFU and $/Mtoken of training tokens. The global batch is the
-    same on every system: `global_batch` sequences, by default 4M tokens' worth."""
+    chip, per system and per kW, MFU and $/Mtoken of training tokens, and the goodput left after
+    failures and checkpoint/restart (`podwright.reliability`) with the tokens/s per chip that
+    survive it. The global batch is the same on every system: `global_batch` sequences, by
+    default 4M tokens' worth."""
+    from podwright.reliability.goodput import goodput, training_checkpoint_bytes
+
+    ckpt = training_checkpoint_bytes(load_model(model))
     if seq_len <= 0:
         raise InputError("seq_len", f"must be positive (got {seq_len})")
     if global_batch is not None and global_batch <= 0:
@@ -203,9 +212,12 @@ def compare_training(
         best, fab = res[0], build(system, chips)
         tr, econ = best["training"], best["economics"]
         per_chip = tr["tokens_per_s_per_chip"]
+        good = goodput(fab, ckpt)["goodput"]
         rows[system.name] = {
             "chips": chips,
             "tokens_per_s_per_chip": per_chip,
+            "goodput": good,
+            "effective_tokens_per_s_per_chip": per_chip * good,
             "mfu": tr["mfu"],
             "step_time_s": tr["step_time_s"],
             "memory_gb_per_chip": tr["memory_gb_per_chip"],
