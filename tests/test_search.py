@@ -147,6 +147,9 @@ def test_serving_comparison_flags_unpriced_capex_and_skips_what_cannot_serve(cli
         h100["output_tokens_per_s_per_chip"] / gb["output_tokens_per_s_per_chip"]
     )
     assert gb["tpot_ms"] <= 50.0 and h100["tpot_ms"] <= 50.0
+    for row in (gb, h100):  # the calibration band of the balanced deployment holds its value
+        lo, hi = row["band"]["output_tokens_per_s_per_chip"]
+        assert lo < row["output_tokens_per_s_per_chip"] < hi
     # a node price covers the parts inside the node; an unpriced part adds nothing to capex
     # an NVL72 rack price pays for the NVLink switch trays, the copper spine and the rack
     nvl = build("gb200-nvl72")
@@ -191,8 +194,11 @@ def test_training_comparison_is_each_systems_searched_best(cli):
     assert res["ratio"]["hgx-h100-ib"]["tokens_per_s_per_chip"] == pytest.approx(
         h100["tokens_per_s_per_chip"] / gb["tokens_per_s_per_chip"]
     )
-    # what survives failures and checkpoint/restart, as `predict`'s reliability object has it
+    # what survives failures and checkpoint/restart, as `predict`'s reliability object has it;
+    # the calibration band of the chosen layout, as `predict` gives it
     for row in (gb, h100):
+        lo, hi = row["band"]["tokens_per_s_per_chip"]
+        assert lo < row["tokens_per_s_per_chip"] < hi
         assert 0.5 < row["goodput"] < 1.0
         assert row["effective_tokens_per_s_per_chip"] == pytest.approx(
             row["tokens_per_s_per_chip"] * row["goodput"]

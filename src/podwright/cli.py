@@ -100,7 +100,7 @@ def bom(
 
 def _print_comparison(res: dict, keys, labels, ratio_keys, title: str, layout) -> None:
     """One row per system of a model comparison (serving or training), ratios to the first,
-    each system's layout, its unpriced parts and the systems not compared."""
+    each system's layout and calibration band, its unpriced parts and the systems not compared."""
     from podwright.report.tables import fmt, table
 
     names = list(res["systems"])
@@ -115,7 +115,8 @@ def _print_comparison(res: dict, keys, labels, ratio_keys, title: str, layout) -
     console.print(table(f"{title}; × = ratio to {names[0]}", cols, body))
     for n in names:
         r = res["systems"][n]
-        console.print(f"[dim]{n}: {layout(r)}[/dim]")
+        bands = "; ".join(f"{labels[k]} {fmt(lo)}..{fmt(hi)}" for k, (lo, hi) in r["band"].items())
+        console.print(f"[dim]{n}: band {bands}; {layout(r)}[/dim]")
         if not r["capex_complete"]:
             console.print(f"[dim]{n}: no sourced price for {', '.join(r['unpriced_parts'])}"
                           " (left out of the capex: $/Mtoken is a lower bound)[/dim]")  # fmt: skip

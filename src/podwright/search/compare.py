@@ -78,7 +78,20 @@ def _best(
     res = search(parse_scenario(body), top=1)["results"]
     if not res:
         raise InputError("tpot_ms", f"no layout of {system} serves {model} within the SLO")
-    return res[0]
+    best = res[0]
+    lay = best["layout"]
+    body["inference"] |= {"instance_chips": lay["instance_chips"], "parallel": lay["parallel"],
+                          "batch": lay["batch"]}  # fmt: skip
+    best["rate_band"] = _band(body, f"inference.{phase}_tokens_per_s_per_chip")
+    return best
+
+
+def _band(body: dict, key: str) -> list[float]:
+    """[low, high] of `key` at the calibration factors' stated uncertainty, for the scenario
+    `body` with its layout fixed (what `predict` reports as its band)."""
+    from podwright.estimate.predict import predict
+
+    return list(predict(parse_scenario(body))["band"][key])
 
 
 def compare_serving(
@@ -105,6 +118,10 @@ def compare_serving(
         P = pre["inference"]["prefill_tokens_per_s_per_chip"]
         D = dec["inference"]["decode_tokens_per_s_per_chip"]
         per_chip = balanced(P, D, input_len, output_len)["output_tokens_per_s_per_chip"]
+        band = [  # both pools at the low (high) end of their bands
+            balanced(p, d, input_len, output_len)["output_tokens_per_s_per_chip"]
+            for p, d in zip(pre["rate_band"], dec["rate_band"], strict=True)
+        ]
         fab = build(system, n)
         info = summary(fab)
         usd_h = dec["economics"]["usd_per_hour"]  # the n chips of the system
@@ -122,6 +139,7 @@ def compare_serving(
             "unpriced_parts": dec["economics"]["unpriced_parts"],
             "prefill_layout": pre["layout"],
             "decode_layout": dec["layout"],
+            "band": {"output_tokens_per_s_per_chip": band},
         }
     head = {"model": model, "input_len": input_len, "output_len": output_len,
             "tpot_ms": tpot_ms, "precision": precision}  # fmt: skip
@@ -213,6 +231,13 @@ def compare_training(
         tr, econ = best["training"], best["economics"]
         per_chip = tr["tokens_per_s_per_chip"]
         good = goodput(fab, ckpt)["goodput"]
+        lay = best["layout"]
+        body["training"] |= {
+            "parallel": lay["parallel"], "micro_batch": lay["micro_batch"], "zero": lay["zero"],
+            "recompute": lay["recompute"], "schedule": lay["schedule"],
+            "sequence_parallel": lay["sequence_parallel"],
+        } | ({"recompute_layers": lay["recompute_layers"]} if "recompute_layers" in lay else {})  # fmt: skip
+        band = _band(body, "training.tokens_per_s_per_chip")
         rows[system.name] = {
             "chips": chips,
             "tokens_per_s_per_chip": per_chip,
@@ -226,7 +251,8 @@ def compare_training(
             "usd_per_mtoken": econ["usd_per_mtoken"],
             "capex_complete": econ["capex_complete"],
             "unpriced_parts": econ["unpriced_parts"],
-            "layout": best["layout"],
+            "layout": lay,
+            "band": {"tokens_per_s_per_chip": band},
         }
     head = {"model": model, "chips": chips, "seq_len": seq_len, "global_batch": gbs,
             "precision": precision}  # fmt: skip
