@@ -57,12 +57,12 @@ def test_demand_shares_sum_to_one(cli):
     assert sum(c["capex_share"] for c in data["categories"]) == pytest.approx(1, abs=1e-3)
     optics = next(c for c in data["categories"] if c["category"] == "optical_modules")
     assert optics["per_chip"] == 3.5
-    # the H100 node price covers its GPUs; the NVSwitch chips have no sourced price, so the
-    # shares are of a partial total and the table prints them as -
-    switches = next(c for c in data["categories"] if c["category"] == "switch_chips")
-    assert "nvswitch-gen3" in switches["unpriced"] and data["capex_complete"] is False
+    # the H100 node price covers its GPUs and the NVSwitch chips on its baseboard; the racks
+    # have no sourced price, so the shares are of a partial total and print as -
+    racks = next(c for c in data["categories"] if c["category"] == "racks")
+    assert racks["unpriced"] == ["rack-42u-air"] and data["capex_complete"] is False
     r = cli("demand", "hgx-h100-ib", "--chips", "16384")
-    assert "no sourced price for" in r.stdout and "nvswitch-gen3" in r.stdout
+    assert "no sourced price for" in r.stdout and "rack-42u-air" in r.stdout
 
 
 @pytest.mark.parametrize(

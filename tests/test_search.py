@@ -141,7 +141,7 @@ def test_serving_comparison_flags_unpriced_capex_and_skips_what_cannot_serve(cli
     assert "fp8" in res["skipped"]["mi450x-if128"]
     gb, h100 = res["systems"]["gb200-nvl72"], res["systems"]["hgx-h100-ib"]
     unpriced = build("hgx-h100-ib", 32).unpriced_parts()
-    assert h100["unpriced_parts"] == unpriced and "nvswitch-gen3" in unpriced
+    assert h100["unpriced_parts"] == unpriced and "rack-42u-air" in unpriced
     assert not h100["capex_complete"] and res["ratio"]["hgx-h100-ib"]["usd_per_mtoken"] is None
     assert res["ratio"]["hgx-h100-ib"]["output_tokens_per_s_per_chip"] == pytest.approx(
         h100["output_tokens_per_s_per_chip"] / gb["output_tokens_per_s_per_chip"]
