@@ -33,6 +33,9 @@ def test_compare_reproduces_published_ratios(cli):
     r = cli("compare", "cloudmatrix384", "gb200-nvl72", "--json")
     assert r.returncode == 0, r.stderr
     data = json.loads(r.stdout)
+    # CloudMatrix's scale-out optics have no sourced price: its capex is a lower bound, no ratio
+    assert data["systems"]["cloudmatrix384"]["unpriced_parts"] == ["osfp-400g-lpo"]
+    assert data["ratio"]["gb200-nvl72"]["capex_usd"] is None
     ratio = data["ratio"]["cloudmatrix384"]
     other = data["ratio"]["gb200-nvl72"]
     assert other["chips"] == pytest.approx(72 / 384)

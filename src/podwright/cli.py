@@ -187,11 +187,21 @@ def compare(
     rat = ratios(rows)
     if as_json:
         return _print_json({"systems": rows, "ratio": rat})
+    from podwright.report.tables import fmt
+
+    def cell(n, k):
+        v = rows[n][k]
+        return "≥" + fmt(v) if k == "capex_usd" and rows[n]["unpriced_parts"] else v
+
     cols = ["metric"] + names + [f"{n} / {names[0]}" for n in names[1:]]
     body = [
-        [k] + [rows[n][k] for n in names] + [rat[n][k] for n in names[1:]] for k in SUMMARY_KEYS
+        [k] + [cell(n, k) for n in names] + [rat[n][k] for n in names[1:]] for k in SUMMARY_KEYS
     ]
     console.print(table("compare (bandwidths one direction)", cols, body))
+    for n in names:
+        if rows[n]["unpriced_parts"]:
+            console.print(f"[dim]{n}: no sourced price for {', '.join(rows[n]['unpriced_parts'])}"
+                          " (left out of capex_usd)[/dim]")  # fmt: skip
 
 
 @app.command()

@@ -49,16 +49,22 @@ def summary(fabric: Fabric) -> dict:
         "copper_cables": totals["copper_cables"],
         "capex_usd": totals["capex_usd"],
         "w_per_bf16_tflops": totals["power_kw"] / bf16 if bf16 else None,
+        "unpriced_parts": fabric.unpriced_parts(),  # left out of capex_usd (a lower bound then)
     }
 
 
 def ratios(rows: dict[str, dict]) -> dict[str, dict]:
-    """Each system's figures divided by the first system's."""
+    """Each system's figures divided by the first system's; no capex ratio where either capex
+    leaves unpriced parts out."""
     names = list(rows)
     base = rows[names[0]]
+
+    def ratio(row, k, v):
+        if k == "capex_usd" and (row["unpriced_parts"] or base["unpriced_parts"]):
+            return None
+        return v / base[k] if isinstance(v, int | float) and base[k] else None
+
     return {
-        name: {
-            k: (v / base[k] if v is not None and base[k] else None) for k, v in rows[name].items()
-        }
+        name: {k: ratio(rows[name], k, v) for k, v in rows[name].items() if k != "unpriced_parts"}
         for name in names
     }
