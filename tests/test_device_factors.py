@@ -22,6 +22,19 @@ def test_derived_factors_are_the_ones_the_catalog_cites():
     assert got["(check) GEMM shape model |error|"]["value"] < 0.08
 
 
+@pytest.mark.parametrize("chip,value", [("h100-sxm", 0.82), ("h200-sxm", 0.67)])
+def test_grouped_gemm_bandwidth_is_derived_from_the_decode_sized_grouped_rows(chip, value):
+    run = json.loads((CATALOG / "measurements" / "device" / f"{chip}.json").read_text())
+    got = {r["factor"]: r for r in derive(run, load_chip(chip))}["grouped_gemm_bw_fraction"]
+    assert got["value"] == pytest.approx(value, abs=0.01)
+    assert got["catalog"] == pytest.approx(value)
+    # only the rows of at most 128 tokens per expert count: a run without them gives none
+    big = [r for r in run["grouped_gemm"] if r["m"] > 128]
+    assert "grouped_gemm_bw_fraction" not in {
+        r["factor"] for r in derive({"grouped_gemm": big}, load_chip(chip))
+    }
+
+
 def test_attention_fit_recovers_a_known_law():
     a, h = 0.64, 900.0
     rows = [{"backend": "CUDNN_ATTENTION", "causal": True, "head_dim": 128, "seq": s,

@@ -68,6 +68,23 @@ def test_small_and_skinny_gemms_run_below_the_large_gemm_rate():
     assert rate(256.0, 4096.0, 7168.0, 8.0) > rate(256.0, 4096.0, 7168.0)
 
 
+def test_moe_expert_kernels_stream_weights_at_their_measured_rate():
+    """On the H200 the grouped expert kernels measured stream weights at 0.67 of peak against a
+    dense GEMM's 0.85 (calibration/h200-sxm.yaml): decode-sized expert GEMMs take longer than
+    the same bytes in a dense or batched (attention) kernel; large ones stay compute bound."""
+    comp = ComputeModel.of(load_chip("h200-sxm"), "bf16")
+    assert comp.grouped_hbm == pytest.approx(0.67 * comp.hbm / 0.85)
+
+    def t(m, moe):
+        return comp.gemm_one(np.array([m]), np.array([4096.0]), np.array([7168.0]), 32.0, moe)[0]
+
+    assert t(32.0, 1.0) / t(32.0, 0.0) == pytest.approx(0.85 / 0.67, rel=0.05)
+    assert t(8192.0, 1.0) / t(8192.0, 0.0) < 1.02
+    # a chip without a grouped-kernel measurement prices expert kernels as dense ones
+    b200 = ComputeModel.of(load_chip("b200"), "bf16")
+    assert b200.grouped_hbm == 0.0
+
+
 def test_unfused_attention_model_tracks_published_standard_attention():
     rows = unfused_attention_errors()
     assert len(rows) >= 4

@@ -22,6 +22,7 @@ FACTORS = (
 OPTIONAL = (
     "scale_up_a2a_fraction",
     "decode_attention_bw_fraction",
+    "grouped_gemm_bw_fraction",
     "gemm_fp4_peak_fraction",
     "attention_fa2_peak_fraction",
     "gemm_overlap_norm",

@@ -38,6 +38,7 @@ class ComputeModel:
     attn_at_seq: float = 0.0  # sequence length at which `attn` was measured (0: not stated)
     attn_seq_half: float = 0.0  # tokens of per-row overhead of a flash-attention kernel
     decode_hbm: float = 0.0  # B/s decode-attention kernels reach streaming the KV cache (0: hbm)
+    grouped_hbm: float = 0.0  # B/s grouped (expert) GEMM kernels reach streaming weights (0: hbm)
 
     @classmethod
     def of(
@@ -71,6 +72,9 @@ class ComputeModel:
             decode_hbm=chip.hbm_tbps * 1e12 * f["decode_attention_bw_fraction"].at(side)
             if "decode_attention_bw_fraction" in f
             else 0.0,
+            grouped_hbm=chip.hbm_tbps * 1e12 * f["grouped_gemm_bw_fraction"].at(side)
+            if "grouped_gemm_bw_fraction" in f
+            else 0.0,
         )
 
     # output tiles a GEMM kernel may use (cuBLAS / CUTLASS / DeepGEMM tile shapes); the
@@ -81,8 +85,9 @@ class ComputeModel:
     # scripts/kernel_checks.py, not on validation cases)
     SPLIT_BYTES = 4.0
 
-    def gemm_one(self, m, n, k, group=1.0) -> np.ndarray:
-        """Seconds for one GEMM (or one grouped kernel of `group` equal GEMMs).
+    def gemm_one(self, m, n, k, group=1.0, moe=0.0) -> np.ndarray:
+        """Seconds for one GEMM (or one grouped kernel of `group` equal GEMMs; `moe` 1 where
+        the kernel is an MoE layer's expert kernel).
 
         Shape model, checked against published shape-resolved measurements
         (catalog/measurements/gemm_shapes.yaml, tests/test_kernel_checks.py):
@@ -94,12 +99,14 @@ class ComputeModel:
         - the main loop takes the p-norm of its math and input-traffic times (they overlap
           imperfectly near the ridge point; p = the chip's gemm_overlap_norm: 2 where no shape
           table was measured, larger where the kernels overlap better); the epilogue (output
-          write) follows it, and the kernel floor is paid once per kernel.
+          write) follows it, and the kernel floor is paid once per kernel;
+        - an MoE expert kernel streams its weights and activations at the rate such kernels
+          are measured to reach (grouped_gemm_bw_fraction), on some chips below a dense GEMM's.
         """
-        shape = np.broadcast_arrays(*(np.asarray(x, dtype=float) for x in (m, n, k, group)))
+        shape = np.broadcast_arrays(*(np.asarray(x, dtype=float) for x in (m, n, k, group, moe)))
         if shape[0].size > 64:
             # many candidates share few shapes: price each distinct shape once (rows keyed by
-            # a 64-bit hash of their four values; a collision, checked for, falls back)
+            # a 64-bit hash of their five values; a collision, checked for, falls back)
             cols = [np.ascontiguousarray(x.ravel()) for x in shape]
             key = np.zeros(cols[0].size, dtype=np.uint64)
             for c in cols:
@@ -111,12 +118,13 @@ class ComputeModel:
                 return t[inv].reshape(shape[0].shape)
         return self._gemm_shapes(*shape)
 
-    def _gemm_shapes(self, m, n, k, group) -> np.ndarray:
+    def _gemm_shapes(self, m, n, k, group, moe) -> np.ndarray:
         m = np.maximum(m, 1.0)
         n = np.maximum(n, 1.0)
         k = np.maximum(k, 1.0)
         group = np.maximum(group, 1.0)
-        inputs = (m * k + k * n) * self.in_bytes * group / self.hbm
+        bw = np.where(moe > 0, self.grouped_hbm or self.hbm, self.hbm)
+        inputs = (m * k + k * n) * self.in_bytes * group / bw
         best = None
         for tm, tn in self.TILES if self.units else ((1, 1),):
             tm_, tn_ = np.minimum(tm, m), np.minimum(tn, n)
@@ -136,7 +144,7 @@ class ComputeModel:
             else:
                 split, eff = np.ones_like(m), np.ones_like(m)
             math = 2.0 * m * n * k * group / (self.peak * np.clip(eff, 1e-3, 1.0))
-            out = m * n * group * np.where(split > 1, self.SPLIT_BYTES * split, 2.0) / self.hbm
+            out = m * n * group * np.where(split > 1, self.SPLIT_BYTES * split, 2.0) / bw
             t = (math**self.norm + inputs**self.norm) ** (1.0 / self.norm) + out
             best = t if best is None else np.minimum(best, t)
         return best + self.floor
@@ -144,23 +152,24 @@ class ComputeModel:
     def gemm(self, g: Gemm) -> np.ndarray:
         """Seconds for `g.count` GEMMs of one shape (launched `g.group` per kernel)."""
         group = np.maximum(g.group, 1.0)
-        return self.gemm_one(g.m, g.n, g.k, group) * g.count / group
+        return self.gemm_one(g.m, g.n, g.k, group, float(g.cls == "expert")) * g.count / group
 
     def gemms(self, gs: list[Gemm]) -> list[np.ndarray]:
         """`gemm` of each of several GEMM kinds; for one or a few candidates (a `predict`) in
         one vectorised call, which saves numpy's per-call overhead."""
         if not gs:
             return []
-        fields = [[np.asarray(x, dtype=float) for x in (g.m, g.n, g.k, g.group, g.count)]
+        fields = [[np.asarray(x, dtype=float)
+                   for x in (g.m, g.n, g.k, g.group, g.count, float(g.cls == "expert"))]
                   for g in gs]  # fmt: skip
         common = np.broadcast_shapes(*(x.shape for f in fields for x in f))
         if np.prod(common) > 64:  # many candidates: each kind deduplicates its own shapes
             return [self.gemm(g) for g in gs]
-        m, n, k, group, count = (
-            np.stack([np.broadcast_to(f[i], common) for f in fields]) for i in range(5)
+        m, n, k, group, count, moe = (
+            np.stack([np.broadcast_to(f[i], common) for f in fields]) for i in range(6)
         )
         group = np.maximum(group, 1.0)
-        return list(self.gemm_one(m, n, k, group) * count / group)
+        return list(self.gemm_one(m, n, k, group, moe) * count / group)
 
     def exposed_under(self, compute, comm) -> np.ndarray:
         """Seconds that `comm` (expert-parallel all-to-all) adds to `compute` when the two

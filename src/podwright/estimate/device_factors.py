@@ -12,6 +12,9 @@ that anyone who runs the script on their own GPU gets the same numbers the same 
 - attention_fa2_peak_fraction: FlashAttention-2 (SDPA flash backend) at the Azure harness shape;
 - decode_attention_bw_fraction: the fastest backend's KV-cache bandwidth in the GQA decode rows
   (one query token per sequence), median over the rows with at least 1 GiB of KV / HBM peak;
+- grouped_gemm_bw_fraction: grouped (MoE expert) GEMMs of at most GROUPED_STREAMING_M rows per
+  expert, the decode regime, where the kernel streams the experts' weights: median bytes moved
+  (inputs and output) / time / HBM peak;
 - the GEMM shape model's error on every GEMM row of the file, with the catalog's factors.
 """
 
@@ -32,10 +35,11 @@ def gemm_rows(run: dict) -> list[dict]:
 
 
 def model_tflops(chip: Chip, row: dict) -> float:
-    """TFLOP/s the GEMM shape model gives one measured row (precision, m, n, k, group)."""
+    """TFLOP/s the GEMM shape model gives one measured row (precision, m, n, k, group); a
+    grouped row is an MoE expert kernel (torch._grouped_mm, DeepGEMM's grouped GEMMs)."""
     comp = ComputeModel.of(chip, row["precision"])
     m, n, k, g = (float(row.get(x, 1)) for x in ("m", "n", "k", "group"))
-    t = float(comp.gemm_one(np.array([m]), np.array([n]), np.array([k]), g)[0])
+    t = float(comp.gemm_one(np.array([m]), np.array([n]), np.array([k]), g, float(g > 1))[0])
     return 2.0 * m * n * k * g / t / 1e12
 
 
@@ -113,6 +117,22 @@ def _decode(run: dict, chip: Chip) -> dict | None:
                    f">= 1 GiB of KV cache / {chip.hbm_tbps:g} TB/s"}  # fmt: skip
 
 
+# rows per expert up to which a grouped GEMM streams its weights (below the ridge point of the
+# Hopper parts measured: 122 FLOP per byte at m = 128 against ridges of 170-240)
+GROUPED_STREAMING_M = 128
+
+
+def _grouped(run: dict, chip: Chip) -> dict | None:
+    bws = [r["group"] * (r["m"] * r["k"] + r["k"] * r["n"] + r["m"] * r["n"]) * 2
+           / (r["us"] * 1e-6) / 1e12
+           for r in run.get("grouped_gemm", []) if "us" in r and r["m"] <= GROUPED_STREAMING_M]  # fmt: skip
+    if not bws:
+        return None
+    return {"factor": "grouped_gemm_bw_fraction", "value": float(np.median(bws) / chip.hbm_tbps),
+            "how": f"median of {len(bws)} grouped BF16 GEMMs of <= {GROUPED_STREAMING_M} rows per "
+                   f"expert / {chip.hbm_tbps:g} TB/s"}  # fmt: skip
+
+
 def derive(run: dict, chip: Chip) -> list[dict]:
     """Each factor the file supports: derived value, how, and the catalog's current value."""
     found = [
@@ -122,6 +142,7 @@ def derive(run: dict, chip: Chip) -> list[dict]:
         attention_fit(run, chip),
         _fa2(run, chip),
         _decode(run, chip),
+        _grouped(run, chip),
     ]
     current = chip_factors(chip.name)
     out = []
