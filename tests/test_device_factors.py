@@ -22,12 +22,13 @@ def test_derived_factors_are_the_ones_the_catalog_cites():
     assert got["(check) GEMM shape model |error|"]["value"] < 0.08
 
 
-@pytest.mark.parametrize("chip,value", [("h100-sxm", 0.82), ("h200-sxm", 0.67)])
-def test_grouped_gemm_bandwidth_is_derived_from_the_decode_sized_grouped_rows(chip, value):
+@pytest.mark.parametrize("chip,value,catalog", [("h100-sxm", 0.82, 0.87), ("h200-sxm", 0.67, 0.82)])
+def test_grouped_gemm_bandwidth_is_derived_from_the_decode_sized_grouped_rows(chip, value, catalog):
     run = json.loads((CATALOG / "measurements" / "device" / f"{chip}.json").read_text())
     got = {r["factor"]: r for r in derive(run, load_chip(chip))}["grouped_gemm_bw_fraction"]
     assert got["value"] == pytest.approx(value, abs=0.01)
-    assert got["catalog"] == pytest.approx(value)
+    # the catalog takes the serving engines' fused-MoE kernel, faster than torch._grouped_mm
+    assert got["catalog"] == pytest.approx(catalog) and got["catalog"] > got["value"]
     # only the rows of at most 128 tokens per expert count: a run without them gives none
     big = [r for r in run["grouped_gemm"] if r["m"] > 128]
     assert "grouped_gemm_bw_fraction" not in {

@@ -14,7 +14,8 @@ that anyone who runs the script on their own GPU gets the same numbers the same 
   (one query token per sequence), median over the rows with at least 1 GiB of KV / HBM peak;
 - grouped_gemm_bw_fraction: grouped (MoE expert) GEMMs of at most GROUPED_STREAMING_M rows per
   expert, the decode regime, where the kernel streams the experts' weights: median bytes moved
-  (inputs and output) / time / HBM peak;
+  (inputs and output) / time / HBM peak (the torch._grouped_mm kernel; the catalog's H100 and
+  H200 values are the serving engines' fused-MoE kernels, which stream faster);
 - the GEMM shape model's error on every GEMM row of the file, with the catalog's factors.
 """
 
