@@ -895,3 +895,40 @@ def test_overlapped_nccl_collectives_hold_sms():
         return predict(parse_scenario(sc), explain=True)["explain"]["comm_exposed_s"]["dp"]
 
     assert 0 < dp_exposed(True) < dp_exposed(False)
+
+
+def _mla_decode(attention: str | None, kv: str = "fp8") -> dict:
+    inf = {"phase": "decode", "input_len": 2048, "output_len": 1024, "batch": 2048,
+           "instance_chips": 8, "kv_cache_dtype": kv,
+           "parallel": {"tp": 1, "pp": 1, "ep": 8, "attn_dp": 8}}  # fmt: skip
+    if attention:
+        inf["attention_precision"] = attention
+    return {"system": "hgx-b200-ib", "chips": 8, "model": "deepseek-r1", "precision": "fp8",
+            "inference": inf}  # fmt: skip
+
+
+def test_fp8_attention_speeds_up_compute_bound_mla_decode():
+    """DeepSeek's absorbed MLA decode (128 heads on one latent KV head) is compute bound at a
+    large batch: FP8 attention math (TensorRT-LLM's FP8 MQA) divides its time by the catalog's
+    FP8/16-bit attention ratio (FlashAttention-3: 1,200 / 740 TFLOP/s on H100)."""
+    from podwright.estimate.calibration import constants
+
+    parts = {
+        a: predict(parse_scenario(_mla_decode(a)), explain=True)["explain"]["step_s_per_stage"]
+        for a in (None, "fp8")
+    }
+    ratio = parts[None]["attention_kv"] / parts["fp8"]["attention_kv"]
+    assert ratio == pytest.approx(constants()["fp8_attention_speedup"].value, rel=0.01)
+    assert parts["fp8"]["expert_gemm"] == pytest.approx(parts[None]["expert_gemm"])
+
+
+def test_fp8_attention_without_an_fp8_kv_cache_exits_2(cli, tmp_path):
+    import yaml
+
+    body = _mla_decode("fp8", kv="bf16")
+    path = tmp_path / "fp8attn.yaml"
+    path.write_text(yaml.safe_dump(body))
+    r = cli("predict", str(path))
+    assert r.returncode == 2
+    line = r.stderr.strip()
+    assert "\n" not in line and "inference.attention_precision" in line and "FP8 KV" in line

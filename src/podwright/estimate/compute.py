@@ -42,14 +42,21 @@ class ComputeModel:
 
     @classmethod
     def of(
-        cls, chip: Chip, precision: str, side: int = 0, attention: str = "flash"
+        cls,
+        chip: Chip,
+        precision: str,
+        side: int = 0,
+        attention: str = "flash",
+        attention_fp8: bool = False,
     ) -> ComputeModel:
         """`attention`: "flash2" prices the attention kernels at the chip's measured
-        FlashAttention-2 rate (its best kernel's where none is published)."""
+        FlashAttention-2 rate (its best kernel's where none is published). `attention_fp8`:
+        the attention math runs in FP8, at fp8_attention_speedup times the 16-bit rate."""
         f = chip_factors(chip.name)
         attn = f["attention_peak_fraction"]
         if attention == "flash2" and "attention_fa2_peak_fraction" in f:
             attn = f["attention_fa2_peak_fraction"]
+        speedup = constants()["fp8_attention_speedup"].at(side) if attention_fp8 else 1.0
         gemm = f["gemm_fp8_peak_fraction" if precision in LOW_PRECISION else "gemm_peak_fraction"]
         if precision == "fp4" and "gemm_fp4_peak_fraction" in f:
             gemm = f["gemm_fp4_peak_fraction"]  # else FP4 runs at the 8-bit efficiency
@@ -58,7 +65,10 @@ class ComputeModel:
             peak=chip.peak(precision) * 1e12 * gemm.at(side),
             # attention kernels run in 16-bit; a chip whose 16-bit rate is unpublished (MI450X,
             # MI455X) is taken at its matmul precision's rate
-            attn=chip.peak("bf16" if chip.has("bf16") else precision) * 1e12 * attn.at(side),
+            attn=chip.peak("bf16" if chip.has("bf16") else precision)
+            * 1e12
+            * attn.at(side)
+            * speedup,
             hbm=chip.hbm_tbps * 1e12 * f["hbm_bw_fraction"].at(side),
             in_bytes=BYTES[precision],
             units=chip.compute_units or 0,

@@ -118,11 +118,19 @@ class InferenceModel:
         self.chip = fabric.chip
         self.prec = scenario.precision
         self.eprec = scenario.precision_experts or self.prec
-        self.comp = ComputeModel.of(self.chip, self.prec, side)
-        self.comp_e = ComputeModel.of(self.chip, self.eprec, side)
-        self.net = (network or NetworkModel.of)(fabric, side)
         self.policy = engine_policy(self.inf, self.prec)
         self.kv_dtype = self.policy["kv_cache_dtype"]
+        fp8_attn = self.inf.attention_precision == "fp8"
+        if fp8_attn and self.kv_dtype != "fp8":
+            raise InputError(
+                "inference.attention_precision",
+                "fp8 attention reads an FP8 KV cache; set inference.kv_cache_dtype: fp8",
+            )
+        if fp8_attn and not self.chip.has("fp8"):
+            raise InputError("inference.attention_precision", f"{self.chip.name} has no FP8 rate")
+        self.comp = ComputeModel.of(self.chip, self.prec, side, attention_fp8=fp8_attn)
+        self.comp_e = ComputeModel.of(self.chip, self.eprec, side)
+        self.net = (network or NetworkModel.of)(fabric, side)
 
     def step(self, lay: InferLayouts, phase: str, new_tokens, context) -> dict[str, np.ndarray]:
         w = step_work(

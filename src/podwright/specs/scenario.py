@@ -130,6 +130,9 @@ class Inference(Strict):
     mtp: Mtp | None = None
     disaggregated: Disaggregated | None = None
     kv_cache_dtype: Precision | None = None  # optional; default bf16 (engines' "auto")
+    # optional: the attention kernels' math precision; fp8 (FlashAttention-3 FP8, TensorRT-LLM's
+    # FP8 MLA/MQA) needs an FP8 KV cache; default 16-bit
+    attention_precision: Literal["bf16", "fp8"] | None = None
     expert_imbalance: Annotated[float, Field(ge=1)] = 1.0  # optional: busiest expert chip / mean
     # optional: the serving engine's memory policy. engine: a preset of catalog/engines.yaml
     # (generic, vllm, trtllm); the fields below override it. memory_fraction: share of memory the
