@@ -155,6 +155,11 @@ def test_serving_comparison_flags_unpriced_capex_and_skips_what_cannot_serve(cli
     nvl = build("gb200-nvl72")
     assert nvl.unpriced_parts() == [] and gb["capex_complete"]
     assert {i.part for i in nvl.items if i.note == "in the node price"} >= {"nvswitch-gen4"}
+    # ... and its liquid cooling (not counted twice); an air-cooled server's fans are in its price
+    for system, cooling in (("gb200-nvl72", "liquid-dlc"), ("hgx-h100-ib", "air")):
+        row = next(i for i in build(system, 72).items if i.category == "cooling")
+        assert row.part == cooling and row.priced and row.note == "in the node price"
+    assert "air" in build("hgx-b200-ib", 8).unpriced_parts()  # no node price: nothing covers it
     fab = build("dgx-a100-ib", 8)
     assert "a100-sxm-80gb" not in fab.unpriced_parts() and fab.totals()["capex_usd"] == 199000
     cost = hourly(fab, CostInputs.of())

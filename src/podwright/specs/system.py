@@ -25,7 +25,7 @@ class Node(Strict):
     price_usd: PositiveFloat | None = None
     # what else the node price pays for, where it is a whole system's price split over its
     # nodes (an NVL72 rack, a CloudMatrix384): the scale-up fabric's parts, the racks
-    price_covers: tuple[Literal["scale_up", "rack"], ...] = ()
+    price_covers: tuple[Literal["scale_up", "rack", "cooling"], ...] = ()
 
 
 class ClosTier(Strict):

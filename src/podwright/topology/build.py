@@ -216,7 +216,7 @@ def _in_node_price(system: System, items: list[BomItem]) -> list[BomItem]:
 
     def covered(i: BomItem) -> bool:
         return (i.tier == "scale_up" and "scale_up" in covers) or (
-            i.category == "rack" and "rack" in covers
+            i.category in ("rack", "cooling") and i.category in covers
         )
 
     return [
