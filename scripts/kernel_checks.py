@@ -1,9 +1,14 @@
 """Compare the kernel models with published measurements (catalog/measurements/): GEMMs of
-many shapes and unfused attention. Run: python scripts/kernel_checks.py [--summary]"""
+many shapes, unfused attention and serving engines' fused-MoE kernels.
+Run: python scripts/kernel_checks.py [--summary]"""
 
 import sys
 
-from podwright.estimate.kernel_checks import gemm_shape_errors, unfused_attention_errors
+from podwright.estimate.kernel_checks import (
+    gemm_shape_errors,
+    moe_kernel_errors,
+    unfused_attention_errors,
+)
 
 
 def summary(name: str, rows: list[dict]) -> str:
@@ -13,7 +18,7 @@ def summary(name: str, rows: list[dict]) -> str:
             f"p90 {100 * p90:.0f}%, max {100 * errs[-1]:.0f}%")  # fmt: skip
 
 
-gemm, attn = gemm_shape_errors(), unfused_attention_errors()
+gemm, attn, moe = gemm_shape_errors(), unfused_attention_errors(), moe_kernel_errors()
 if "--summary" not in sys.argv:
     for r in gemm:
         shape = (f"{r['group']:g}x" if r["group"] > 1 else "") + f"{r['m']}x{r['n']}x{r['k']}"
@@ -22,6 +27,14 @@ if "--summary" not in sys.argv:
     for r in attn:
         print(f"{r['chip']:15s} unfused attention, head dim {r['head_dim']:3d}: measured "
               f"{r['tflops']:6.1f} predicted {r['predicted']:6.1f}  {100 * r['error']:+5.0f}%")  # fmt: skip
+    for r in moe:
+        print(f"{r['chip']:15s} {r['precision']:5s} fused MoE ({r['source']}), {r['tokens']:5d} tokens: "
+              f"measured {r['measured_us']:7.1f} us predicted {r['predicted_us']:7.1f}  "
+              f"{100 * r['error']:+5.0f}%")  # fmt: skip
 print(summary("GEMM shapes, published (TFLOP/s)", [r for r in gemm if "device" not in r["source"]]))
 print(summary("GEMM shapes, measured on lent GPUs", [r for r in gemm if "device" in r["source"]]))
 print(summary("unfused attention (TFLOP/s)", attn))
+print(
+    summary("fused MoE kernels, 16-128 tokens (us)", [r for r in moe if 16 <= r["tokens"] <= 128])
+)
+print(summary("fused MoE kernels, all batch sizes (us)", moe))

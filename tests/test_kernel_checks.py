@@ -1,4 +1,4 @@
-"""The kernel models against published measurements: GEMM shapes, unfused attention."""
+"""The kernel models against published measurements: GEMM shapes, unfused attention, fused MoE."""
 
 import numpy as np
 import pytest
@@ -8,6 +8,7 @@ from podwright.estimate.compute import ComputeModel
 from podwright.estimate.kernel_checks import (
     gemm_shape_errors,
     layer_errors,
+    moe_kernel_errors,
     unfused_attention_errors,
 )
 from podwright.specs.catalog import load_chip
@@ -159,3 +160,16 @@ def test_gb200_fp4_asymptote_is_the_sustained_rate():
         and r["m"] >= 16384
     ]
     assert len(sustained) == 2 and all(abs(r["error"]) <= 0.10 for r in sustained)
+
+
+def test_moe_layer_model_tracks_engine_fused_moe_kernels_at_decode_sizes():
+    """vLLM's fused-MoE kernel timed by its authors on H100 and H200 (measurements/
+    moe_kernels.yaml): at 16-128 tokens, the decode regime the grouped bandwidth factor prices,
+    the model stays within 12% (median under 8%). Outside it the kernels differ from the model
+    and the check says so: at 1-4 tokens the H200 kernel keeps a ~185 us floor, and from 512
+    tokens up the Triton kernel runs below the cuBLAS GEMM rate the model takes."""
+    rows = moe_kernel_errors()
+    decode = [abs(r["error"]) for r in rows if 16 <= r["tokens"] <= 128]
+    assert len(decode) == 21 and max(decode) < 0.12 and float(np.median(decode)) < 0.08
+    big = [r["error"] for r in rows if r["tokens"] >= 1024]
+    assert all(e < -0.1 for e in big)  # the model is the faster kernel there

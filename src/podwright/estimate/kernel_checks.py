@@ -1,5 +1,6 @@
 """The compute model against kernel measurements (catalog/measurements/): GEMMs of many shapes,
-unfused ("standard") attention, and whole transformer layers timed on lent GPUs."""
+unfused ("standard") attention, serving engines' fused-MoE kernels, and whole transformer layers
+timed on lent GPUs."""
 
 from __future__ import annotations
 
@@ -11,7 +12,7 @@ from podwright.estimate.compute import ComputeModel
 from podwright.estimate.device_factors import gemm_rows, model_tflops
 from podwright.estimate.training import attention_times
 from podwright.specs.catalog import CATALOG, load_chip, read_yaml
-from podwright.workload.operations import Work
+from podwright.workload.operations import ELEMENTWISE_KERNELS_PER_MOE_LAYER, Gemm, Work
 from podwright.workload.training import unfused_core
 
 
@@ -57,6 +58,30 @@ def unfused_attention_errors() -> list[dict]:
         flops = 3.5 * 4.0 * b * s * s * d * heads
         predicted = flops / float(fwd[0] + bwd[0]) / 1e12
         out.append(row | {"predicted": predicted, "error": predicted / row["tflops"] - 1.0})
+    return out
+
+
+def moe_kernel_errors() -> list[dict]:
+    """One MoE layer's fused kernels (measurements/moe_kernels.yaml) against the model's pricing
+    of the same work in decode/prefill (workload/inference.py): the up (gate + up) and down
+    expert GEMMs over the experts the batch reaches, as MoE expert kernels, plus the MoE layer's
+    routing/permutation kernels and the activation at the kernel floor each."""
+    data = read_yaml(CATALOG / "measurements" / "moe_kernels.yaml", "measurements")
+    out = []
+    for row in data["rows"]:
+        comp = ComputeModel.of(load_chip(row["chip"]), row["precision"])
+        e, top, n, k = (float(row[x]) for x in ("experts", "top_k", "n", "k"))
+        for tokens, us in row["us"].items():
+            hit = e * (1.0 - (1.0 - top / e) ** tokens)
+            m = np.array([tokens * top / hit])
+            one = np.array([hit])
+            gemms = [Gemm("up", m, np.array([2.0 * n]), np.array([k]), one, "expert", group=one),
+                     Gemm("down", m, np.array([k]), np.array([n]), one, "expert", group=one)]  # fmt: skip
+            t = sum(float(g[0]) for g in comp.gemms(gemms))
+            t += (ELEMENTWISE_KERNELS_PER_MOE_LAYER + 1) * comp.floor
+            out.append({"chip": row["chip"], "precision": row["precision"], "source": row["source"],
+                        "tokens": int(tokens), "measured_us": us, "predicted_us": t * 1e6,
+                        "error": t * 1e6 / us - 1.0})  # fmt: skip
     return out
 
 
