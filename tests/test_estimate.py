@@ -932,3 +932,29 @@ def test_fp8_attention_without_an_fp8_kv_cache_exits_2(cli, tmp_path):
     assert r.returncode == 2
     line = r.stderr.strip()
     assert "\n" not in line and "inference.attention_precision" in line and "FP8 KV" in line
+
+
+def test_utilization_prices_the_idle_hours(cli, tmp_path):
+    """economics.utilization: capex and energy are paid every hour, tokens come in the busy
+    share of them, so $/Mtoken divides by it and tokens per joule multiply by it; out of
+    (0, 1] it is bad input, in a scenario and in `compare`."""
+    import yaml
+
+    import podwright
+    from podwright.economics.cost import usd_per_mtoken
+
+    body = _decode_scenario().model_dump(exclude_none=True)
+    full = podwright.predict(parse_scenario(body))
+    part = podwright.predict(parse_scenario(body | {"economics": {"utilization": 0.6}}))
+    e1, e6 = full["economics"], part["economics"]
+    assert e6["utilization"] == 0.6 and e6["usd_per_hour"] == pytest.approx(e1["usd_per_hour"])
+    assert e6["usd_per_mtoken"] == pytest.approx(e1["usd_per_mtoken"] / 0.6)
+    assert e6["tokens_per_joule"] == pytest.approx(e1["tokens_per_joule"] * 0.6)
+    assert usd_per_mtoken(36.0, 10.0, 0.5) == pytest.approx(36.0 / (10.0 * 0.5 * 3600) * 1e6)
+    bad = tmp_path / "u.yaml"
+    bad.write_text(yaml.safe_dump(body | {"economics": {"utilization": 0}}))
+    r = cli("predict", str(bad))
+    assert r.returncode == 2 and "economics.utilization" in r.stderr
+    for args in (["--model", "llama-3.1-8b", "--utilization", "1.5"], ["--utilization", "0.5"]):
+        r = cli("compare", "gb200-nvl72", "hgx-h100-ib", *args)
+        assert r.returncode == 2 and r.stderr.count("\n") == 1 and "utilization" in r.stderr

@@ -143,6 +143,10 @@ def compare(
     precision: Annotated[
         str | None, typer.Option(help="matmul precision (with --model; fp8 serving, bf16 --train)")
     ] = None,
+    utilization: Annotated[
+        float | None,
+        typer.Option(help="with --model: average share of hours at the rate, for $/Mtoken (0-1]"),
+    ] = None,
 ) -> None:
     """Side-by-side figures of one supernode each (or --chips N each), with ratios to the first.
     With --model: each system's best serving layout within the SLO, tokens/s per chip, per
@@ -154,15 +158,20 @@ def compare(
         raise InputError("systems", f"give two or more systems to compare (got {len(systems)})")
     if train and not model:
         raise InputError("train", "needs --model")
+    if utilization is not None and not model:
+        raise InputError("utilization", "needs --model")
+    at = f", $ at {utilization:.0%} utilization" if utilization is not None else ""
     if model and train:
         from podwright.search import compare as cmp
 
         prec = precision or "bf16"
-        res = cmp.compare_training(systems, model, chips or 1024, seq_len, global_batch, prec)
+        res = cmp.compare_training(
+            systems, model, chips or 1024, seq_len, global_batch, prec, utilization
+        )
         if as_json:
             return _print_json(res)
         title = (f"training {model} on {res['chips']:,} chips: {seq_len}-token sequences, "
-                 f"{res['global_batch']:,} per step, {prec}")  # fmt: skip
+                 f"{res['global_batch']:,} per step, {prec}{at}")  # fmt: skip
         _print_comparison(res, cmp.TRAIN_KEYS, cmp.TRAIN_LABELS, cmp.TRAIN_RATIO_KEYS, title,
                           lambda r: str(r["layout"]))  # fmt: skip
         return
@@ -170,12 +179,14 @@ def compare(
         from podwright.search import compare as cmp
 
         prec = precision or "fp8"
-        res = cmp.compare_serving(systems, model, input_len, output_len, tpot_ms, prec, chips)
+        res = cmp.compare_serving(
+            systems, model, input_len, output_len, tpot_ms, prec, chips, utilization
+        )
         if as_json:
             return _print_json(res)
         slo = f"TPOT <= {tpot_ms} ms" if tpot_ms else "no TPOT SLO"
         title = (f"{model}: {input_len} in / {output_len} out, {slo}, {prec}; "
-                 "balanced prefill/decode pools")  # fmt: skip
+                 f"balanced prefill/decode pools{at}")  # fmt: skip
         _print_comparison(res, cmp.KEYS, cmp.LABELS, cmp.RATIO_KEYS, title,
                           lambda r: f"prefill {r['prefill_layout']}; decode {r['decode_layout']}")  # fmt: skip
         return

@@ -21,13 +21,18 @@ def defaults() -> dict:
 class CostInputs:
     life_years: float
     usd_per_kwh: float
+    utilization: float = 1.0  # average share of hours at the predicted rate
 
     @classmethod
     def of(cls, override=None) -> CostInputs:
         d = dict(defaults())
         if override is not None:
             d.update({k: v for k, v in override.model_dump().items() if v is not None})
-        return cls(life_years=float(d["life_years"]), usd_per_kwh=float(d["usd_per_kwh"]))
+        return cls(
+            life_years=float(d["life_years"]),
+            usd_per_kwh=float(d["usd_per_kwh"]),
+            utilization=float(d.get("utilization", 1.0)),
+        )
 
 
 def hourly(fabric: Fabric, inputs: CostInputs) -> dict:
@@ -43,6 +48,7 @@ def hourly(fabric: Fabric, inputs: CostInputs) -> dict:
         "capex_usd": capex,
         "life_years": inputs.life_years,
         "usd_per_kwh": inputs.usd_per_kwh,
+        "utilization": inputs.utilization,
         "power_kw": power_kw,
         "usd_per_hour": capex_h + energy_h,
         "usd_per_hour_capex": capex_h,
@@ -52,12 +58,21 @@ def hourly(fabric: Fabric, inputs: CostInputs) -> dict:
     }
 
 
+def usd_per_mtoken(usd_per_hour: float, tokens_per_s: float, utilization: float = 1.0) -> float:
+    """$ per million tokens of a deployment paid for every hour and producing `tokens_per_s`
+    for `utilization` of them."""
+    return usd_per_hour / (tokens_per_s * utilization * 3600) * 1e6
+
+
 def per_token(cost: dict, tokens_per_s: float) -> dict:
+    """$/Mtoken and tokens per joule at `tokens_per_s` while busy, for the cost's utilization:
+    capex and energy (at the all-in power) every hour, tokens in the busy share of them."""
     out = dict(cost)
+    util = cost.get("utilization", 1.0)
     if tokens_per_s > 0:
-        out["usd_per_mtoken"] = cost["usd_per_hour"] / (tokens_per_s * 3600) * 1e6
+        out["usd_per_mtoken"] = usd_per_mtoken(cost["usd_per_hour"], tokens_per_s, util)
         out["tokens_per_joule"] = (
-            tokens_per_s / (cost["power_kw"] * 1000) if cost["power_kw"] else None
+            tokens_per_s * util / (cost["power_kw"] * 1000) if cost["power_kw"] else None
         )
     return out
 

@@ -9,6 +9,7 @@ tokens per chip-second."""
 
 from __future__ import annotations
 
+from podwright.economics.cost import usd_per_mtoken
 from podwright.errors import InputError
 from podwright.search.layouts import balanced, search
 from podwright.specs import load_system
@@ -57,7 +58,15 @@ def serving_unit(system, weight_bytes: float) -> int:
 
 
 def _best(
-    system: str, chips: int, model: str, precision: str, phase: str, inp: int, out: int, tpot
+    system: str,
+    chips: int,
+    model: str,
+    precision: str,
+    phase: str,
+    inp: int,
+    out: int,
+    tpot,
+    utilization: float | None = None,
 ):
     body = {
         "name": f"{system}-{phase}",
@@ -74,7 +83,7 @@ def _best(
             "parallel": {"tp": "auto", "pp": 1, "ep": "auto", "attn_dp": "auto"},
             "slo": {"tpot_ms": tpot} if (tpot and phase == "decode") else {},
         },
-    }
+    } | _economics(utilization)
     res = search(parse_scenario(body), top=1)["results"]
     if not res:
         raise InputError("tpot_ms", f"no layout of {system} serves {model} within the SLO")
@@ -84,6 +93,15 @@ def _best(
                           "batch": lay["batch"]}  # fmt: skip
     best["rate_band"] = _band(body, f"inference.{phase}_tokens_per_s_per_chip")
     return best
+
+
+def _economics(utilization: float | None) -> dict:
+    """The scenario's `economics` object for a stated utilization (none: the catalog default)."""
+    if utilization is None:
+        return {}
+    if not 0 < utilization <= 1:
+        raise InputError("utilization", f"must be in (0, 1] (got {utilization})")
+    return {"economics": {"utilization": utilization}}
 
 
 def _band(body: dict, key: str) -> list[float]:
@@ -96,8 +114,10 @@ def _band(body: dict, key: str) -> list[float]:
 
 def compare_serving(
     systems: list[str], model: str, input_len: int, output_len: int, tpot_ms: float | None,
-    precision: str = "fp8", chips: int | None = None,
+    precision: str = "fp8", chips: int | None = None, utilization: float | None = None,
 ) -> dict:  # fmt: skip
+    """`utilization`: average share of hours each deployment runs at its rate ($/Mtoken)."""
+    _economics(utilization)
     if input_len <= 0 or output_len <= 0:
         raise InputError("input_len" if input_len <= 0 else "output_len", "must be positive")
     if tpot_ms is not None and tpot_ms <= 0:
@@ -108,8 +128,10 @@ def compare_serving(
     for name, system in zip(systems, loaded, strict=True):
         n = chips or serving_unit(system, weights)
         try:
-            pre = _best(name, n, model, precision, "prefill", input_len, output_len, None)
-            dec = _best(name, n, model, precision, "decode", input_len, output_len, tpot_ms)
+            pre = _best(name, n, model, precision, "prefill", input_len, output_len, None,
+                        utilization)  # fmt: skip
+            dec = _best(name, n, model, precision, "decode", input_len, output_len, tpot_ms,
+                        utilization)  # fmt: skip
         except InputError as err:
             # a system that cannot serve the model so (no rate at the precision, no layout
             # within the SLO) is a result of the comparison, not a reason to stop it
@@ -124,7 +146,7 @@ def compare_serving(
         ]
         fab = build(system, n)
         info = summary(fab)
-        usd_h = dec["economics"]["usd_per_hour"]  # the n chips of the system
+        econ = dec["economics"]  # the n chips of the system
         rows[system.name] = {
             "chips": n,
             "prefill_tokens_per_s_per_chip": P,
@@ -134,9 +156,11 @@ def compare_serving(
             "output_tokens_per_s_per_kw": per_chip * n / info["power_kw"],
             "prefill_to_decode_chips": (input_len / P) / (output_len / D),
             "tpot_ms": dec["inference"]["tpot_ms"],
-            "usd_per_mtoken": usd_h / (per_chip * n * 3600) * 1e6,
-            "capex_complete": dec["economics"]["capex_complete"],
-            "unpriced_parts": dec["economics"]["unpriced_parts"],
+            "usd_per_mtoken": usd_per_mtoken(
+                econ["usd_per_hour"], per_chip * n, econ["utilization"]
+            ),
+            "capex_complete": econ["capex_complete"],
+            "unpriced_parts": econ["unpriced_parts"],
             "prefill_layout": pre["layout"],
             "decode_layout": dec["layout"],
             "band": {"output_tokens_per_s_per_chip": band},
@@ -193,16 +217,17 @@ TRAIN_RATIO_KEYS = ("effective_tokens_per_s_per_chip", "tokens_per_s_per_kw", "u
 
 def compare_training(
     systems: list[str], model: str, chips: int, seq_len: int, global_batch: int | None,
-    precision: str = "bf16",
+    precision: str = "bf16", utilization: float | None = None,
 ) -> dict:  # fmt: skip
     """Each system's fastest training layout of `model` on the same number of chips (every
     parallel key, micro-batch, ZeRO stage, recompute and schedule searched), with tokens/s per
     chip, per system and per kW, MFU and $/Mtoken of training tokens, and the goodput left after
     failures and checkpoint/restart (`podwright.reliability`) with the tokens/s per chip that
     survive it. The global batch is the same on every system: `global_batch` sequences, by
-    default 4M tokens' worth."""
+    default 4M tokens' worth. `utilization`: average share of hours at that rate ($/Mtoken)."""
     from podwright.reliability.goodput import goodput, training_checkpoint_bytes
 
+    econ_body = _economics(utilization)
     ckpt = training_checkpoint_bytes(load_model(model))
     if seq_len <= 0:
         raise InputError("seq_len", f"must be positive (got {seq_len})")
@@ -219,7 +244,7 @@ def compare_training(
                          "parallel": {"tp": "auto", "pp": "auto", "cp": "auto", "ep": "auto",
                                       "etp": 1, "vpp": "auto"},
                          "zero": "auto", "recompute": "auto", "schedule": "auto"},
-        }  # fmt: skip
+        } | econ_body  # fmt: skip
         try:
             res = search(parse_scenario(body), top=1)["results"]
             if not res:

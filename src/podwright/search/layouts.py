@@ -7,7 +7,7 @@ from collections import Counter
 
 import numpy as np
 
-from podwright.economics.cost import scenario_cost
+from podwright.economics.cost import scenario_cost, usd_per_mtoken
 from podwright.errors import InputError
 from podwright.estimate.inference import (
     InferenceModel,
@@ -112,14 +112,16 @@ def _search_inference(scenario, model, fabric, top, objective) -> dict:
         )
     front = []
     if len(idx):
-        cost = scenario_cost(scenario, fabric, 1.0)["usd_per_hour"]
+        cost = scenario_cost(scenario, fabric, 1.0)
         for j in idx[pareto(tps[idx], latency[idx])]:
             front.append(
                 {
                     "layout": lay.row(int(j)),
                     "tokens_per_s_per_chip": float(tps[j]),
                     "latency_ms": float(latency[j]),
-                    "usd_per_mtoken": float(cost / (tps[j] * scenario.chips * 3600) * 1e6),
+                    "usd_per_mtoken": usd_per_mtoken(
+                        cost["usd_per_hour"], float(tps[j]) * scenario.chips, cost["utilization"]
+                    ),
                 }
             )
     rejected = {k: v for k, v in rejected.most_common() if v}

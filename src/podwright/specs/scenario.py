@@ -151,6 +151,8 @@ class Inference(Strict):
 class Economics(Strict):
     life_years: PositiveFloat | None = None
     usd_per_kwh: Annotated[float, Field(ge=0)] | None = None
+    # optional: average share of hours the deployment runs at the predicted rate (default 1)
+    utilization: Annotated[float, Field(gt=0, le=1)] | None = None
 
 
 class Scenario(Strict):
